@@ -1,0 +1,94 @@
+"""The Litestar application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from agents_api.body_limit import BodyLimitMiddleware
+from agents_api.cli_plugin import AgentsCLIPlugin
+from agents_api.controllers.agents import AgentController
+from agents_api.controllers.api_keys import ApiKeyController
+from agents_api.controllers.auth import AuthController
+from agents_api.controllers.health import HealthController
+from agents_api.controllers.users import UserController
+from agents_api.dependencies import dependencies
+from agents_api.problems import exception_handlers
+from agents_api.security import RequestContextMiddleware
+from agents_api.settings import Settings
+from agents_api.tokens import TokenCodec
+from agents_core.db import migrations
+from agents_core.db.database import Database
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("agents_api")
+
+ROUTE_HANDLERS = [
+    HealthController,
+    AuthController,
+    UserController,
+    ApiKeyController,
+    AgentController,
+]
+
+
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
+    """Build the app. Settings come from the environment unless given (tests pass their own)."""
+    settings = settings or Settings.from_env()
+    database = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await migrations.upgrade(database)
+        try:
+            yield
+        finally:
+            await database.close()
+
+    return Litestar(
+        route_handlers=ROUTE_HANDLERS,
+        dependencies=dependencies,
+        middleware=[
+            DefineMiddleware(BodyLimitMiddleware, limit=settings.max_body_size),
+            RequestContextMiddleware,
+        ],
+        exception_handlers=exception_handlers,
+        lifespan=[lifespan],
+        state=State(
+            {
+                "settings": settings,
+                "database": database,
+                "tokens": TokenCodec(settings.secret_key, settings.access_token_ttl),
+            }
+        ),
+        request_max_body_size=settings.max_body_size,
+        openapi_config=OpenAPIConfig(
+            title="Voice agents API",
+            version="1.0.0",
+            description="Manage AI voice-agent definitions per organization.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        description="A user access token (JWT) or an API key (`agk_…`)",
+                    )
+                }
+            ),
+            security=[{"bearer": []}],
+        ),
+        plugins=[AgentsCLIPlugin()],
+        debug=False,
+    )

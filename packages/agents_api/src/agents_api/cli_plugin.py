@@ -1,0 +1,123 @@
+"""The project's own commands, added to the Litestar CLI (``agents …``)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from litestar.plugins import CLIPluginProtocol
+
+from agents_core.db import migrations
+from agents_core.db.database import Database
+from agents_core.errors import DomainError
+
+__all__ = ["AgentsCLIPlugin"]
+
+T = TypeVar("T")
+
+
+def _database() -> Database:
+    from agents_api.settings import Settings
+
+    return Database(Settings.from_env().database_url)
+
+
+def _run(work: Callable[[Database], Awaitable[T]]) -> T:
+    async def main() -> T:
+        database = _database()
+        try:
+            return await work(database)
+        finally:
+            await database.close()
+
+    return asyncio.run(main())
+
+
+@click.group(name="database", help="Manage the database schema (alembic migrations).")
+def database_group() -> None:
+    pass
+
+
+@database_group.command(name="upgrade", help="Apply migrations up to REVISION (default: head).")
+@click.argument("revision", default="head")
+def upgrade_command(revision: str) -> None:
+    _run(lambda db: migrations.upgrade(db, revision))
+    click.echo(f"Database upgraded to {revision}.")
+
+
+@database_group.command(name="downgrade", help="Revert migrations down to REVISION (default: -1).")
+@click.argument("revision", default="-1")
+def downgrade_command(revision: str) -> None:
+    _run(lambda db: migrations.downgrade(db, revision))
+    click.echo(f"Database downgraded to {revision}.")
+
+
+@database_group.command(name="current", help="Show the database's current revision.")
+def current_command() -> None:
+    revision = _run(migrations.current_revision)
+    head = migrations.head_revision()
+    state = "up to date" if revision == head else f"head is {head}"
+    click.echo(f"{revision or '(empty)'} ({state})")
+
+
+@click.command(
+    name="create-admin",
+    help="Create an organization and its first admin (for deployments with sign-up off).",
+)
+@click.option("--organization", "organization_name", required=True, help="Organization name.")
+@click.option("--email", required=True, help="The admin's email.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    envvar="AGENTS_ADMIN_PASSWORD",
+    help="The admin's password (prompted when omitted; or AGENTS_ADMIN_PASSWORD).",
+)
+@click.option("--full-name", default=None, help="The admin's full name.")
+def create_admin_command(
+    organization_name: str, email: str, password: str, full_name: str | None
+) -> None:
+    import msgspec
+
+    from agents_core.schemas import SignupRequest
+    from agents_core.users.service import UserService
+
+    try:
+        request = msgspec.convert(
+            {
+                "organization_name": organization_name,
+                "email": email,
+                "password": password,
+                "full_name": full_name,
+            },
+            SignupRequest,
+        )
+    except msgspec.ValidationError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+    async def work(database: Database) -> str:
+        await migrations.upgrade(database)
+        async with database.session() as session:
+            organization, user = await UserService(session).signup(
+                organization_name=request.organization_name,
+                email=request.email,
+                password=request.password,
+                full_name=request.full_name,
+            )
+            return f"Created organization {organization.id} with admin {user.email} ({user.id})."
+
+    try:
+        click.echo(_run(work))
+    except DomainError as exc:
+        click.echo(f"Error: {exc.detail}", err=True)
+        sys.exit(1)
+
+
+class AgentsCLIPlugin(CLIPluginProtocol):
+    def on_cli_init(self, cli: click.Group) -> None:
+        cli.add_command(database_group)
+        cli.add_command(create_admin_command)

@@ -1,0 +1,1 @@
+"""HTTP controllers, one per aggregate: parse, call one service method, shape the response."""

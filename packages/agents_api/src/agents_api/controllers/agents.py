@@ -1,0 +1,257 @@
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Response, delete, get, post, route
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
+
+from agents_api.openapi import problems
+from agents_api.security import requires_admin
+from agents_core.agents import queries
+from agents_core.agents.service import AgentService
+from agents_core.db.database import Database, ReadConnection
+from agents_core.errors import InvalidInput, VersionMismatch
+from agents_core.principal import Principal
+from agents_core.schemas import (
+    AgentCreate,
+    AgentModality,
+    AgentPublic,
+    AgentUpdate,
+    AgentVersionPublic,
+    FieldError,
+)
+
+MAX_INT32 = 2**31 - 1
+MAX_INT64 = 2**63 - 1
+
+IfMatch = Annotated[
+    str | None,
+    Parameter(
+        header="If-Match",
+        required=False,
+        description='Only apply when the agent is at this version, e.g. `"3"` (its `ETag`)',
+    ),
+]
+VersionNumber = Annotated[int, Parameter(ge=1, le=MAX_INT32, description="Version number")]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def _etag_values(header: str) -> list[str]:
+    return [v.strip().removeprefix("W/").strip('"') for v in header.split(",")]
+
+
+def expected_version(if_match: str | None) -> int | None:
+    """The version an ``If-Match`` header asks for; a value that names no version can match
+    nothing, so it fails as a mismatch."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    for value in _etag_values(if_match):
+        if value.isdigit() and len(value) <= 10:
+            return int(value)
+    raise VersionMismatch(f"If-Match {if_match!r} does not name a version of this agent")
+
+
+def _agent_response(agent: AgentPublic, status: int = 200) -> Response[AgentPublic]:
+    return Response(agent, status_code=status, headers={"ETag": etag(agent.current_version)})
+
+
+def _check_text_param(name: str, value: str | None) -> None:
+    if value is not None and "\x00" in value:
+        raise InvalidInput(
+            f"{name} must not contain NUL characters",
+            errors=[FieldError(field=name, message="must not contain NUL characters")],
+        )
+
+
+class AgentController(Controller):
+    path = "/api/v1/agents"
+    tags = ["agents"]
+
+    @post(
+        "/",
+        guards=[requires_admin],
+        summary="Create an agent",
+        responses=problems(400, 401, 403, 409),
+        response_headers=None,
+    )
+    async def create(
+        self, data: AgentCreate, principal: Principal, database: Database
+    ) -> Response[AgentPublic]:
+        async with database.session() as session:
+            agent = await AgentService(session).create(
+                principal.organization_id, data, actor_id=principal.actor_id
+            )
+        response = _agent_response(agent, HTTP_201_CREATED)
+        response.headers["Location"] = f"{self.path}/{agent.id}"
+        return response
+
+    @get(
+        "/",
+        summary="List the organization's active agents, newest first",
+        description="The header `X-Total-Count` holds the number of matching agents.",
+        responses=problems(400, 401),
+    )
+    async def list_agents(
+        self,
+        principal: Principal,
+        read: ReadConnection,
+        limit: Annotated[int, Parameter(ge=1, le=500, description="Page size")] = 100,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_INT64, description="Rows to skip")] = 0,
+        q: Annotated[
+            str | None,
+            Parameter(max_length=255, description="Case-insensitive substring of the name"),
+        ] = None,
+        modality: AgentModality | None = None,
+        tool: Annotated[
+            str | None, Parameter(max_length=255, description="Agents that have this tool")
+        ] = None,
+    ) -> Response[list[AgentPublic]]:
+        _check_text_param("q", q)
+        _check_text_param("tool", tool)
+        page = await queries.list_agents(
+            read,
+            principal.organization_id,
+            limit=limit,
+            offset=offset,
+            q=q,
+            modality=modality,
+            tool=tool,
+        )
+        return Response(page.items, headers={"X-Total-Count": str(page.total)})
+
+    @get(
+        "/{agent_id:uuid}",
+        summary="Get an agent",
+        description="`ETag` is the current version; `If-None-Match` with it gives 304.",
+        responses=problems(401, 404),
+    )
+    async def get_agent(
+        self,
+        agent_id: UUID,
+        principal: Principal,
+        read: ReadConnection,
+        if_none_match: Annotated[
+            str | None, Parameter(header="If-None-Match", required=False)
+        ] = None,
+    ) -> Response[AgentPublic]:
+        agent = await queries.get_agent(read, principal.organization_id, agent_id)
+        tag = str(agent.current_version)
+        if if_none_match is not None and (
+            if_none_match.strip() == "*" or tag in _etag_values(if_none_match)
+        ):
+            return Response(
+                None,  # type: ignore[arg-type]
+                status_code=HTTP_304_NOT_MODIFIED,
+                headers={"ETag": etag(agent.current_version)},
+            )
+        return _agent_response(agent)
+
+    @route(
+        "/{agent_id:uuid}",
+        http_method=["PUT", "PATCH"],
+        guards=[requires_admin],
+        summary="Update an agent (partial; each change becomes a new version)",
+        responses=problems(400, 401, 403, 404, 409, 412),
+    )
+    async def update(
+        self,
+        agent_id: UUID,
+        data: AgentUpdate,
+        principal: Principal,
+        database: Database,
+        if_match: IfMatch = None,
+    ) -> Response[AgentPublic]:
+        expected = expected_version(if_match)
+        async with database.session() as session:
+            agent = await AgentService(session).update(
+                principal.organization_id,
+                agent_id,
+                data,
+                expected_version=expected,
+                actor_id=principal.actor_id,
+            )
+        return _agent_response(agent)
+
+    @delete(
+        "/{agent_id:uuid}",
+        guards=[requires_admin],
+        summary="Delete an agent (soft)",
+        description="409 `agent_referenced` when other active agents hand off to it, unless "
+        "`force=true`, which also removes it from their handoff targets (each a new version).",
+        responses=problems(400, 401, 403, 404, 409),
+    )
+    async def delete_agent(
+        self, agent_id: UUID, principal: Principal, database: Database, force: bool = False
+    ) -> None:
+        async with database.session() as session:
+            await AgentService(session).delete(
+                principal.organization_id, agent_id, force=force, actor_id=principal.actor_id
+            )
+
+    @get(
+        "/{agent_id:uuid}/versions",
+        summary="List an agent's saved versions, newest first",
+        responses=problems(401, 404),
+    )
+    async def list_versions(
+        self, agent_id: UUID, principal: Principal, read: ReadConnection
+    ) -> list[AgentVersionPublic]:
+        return await queries.list_versions(read, principal.organization_id, agent_id)
+
+    @get(
+        "/{agent_id:uuid}/versions/{version:int}",
+        summary="Get one saved version of an agent",
+        responses=problems(400, 401, 404),
+    )
+    async def get_version(
+        self, agent_id: UUID, version: VersionNumber, principal: Principal, read: ReadConnection
+    ) -> AgentVersionPublic:
+        return await queries.get_version(read, principal.organization_id, agent_id, version)
+
+    @post(
+        "/{agent_id:uuid}/versions/{version:int}/restore",
+        guards=[requires_admin],
+        status_code=200,
+        summary="Restore a saved version (the replaced configuration is saved first)",
+        responses=problems(400, 401, 403, 404, 409, 412),
+    )
+    async def restore(
+        self,
+        agent_id: UUID,
+        version: VersionNumber,
+        principal: Principal,
+        database: Database,
+        if_match: IfMatch = None,
+    ) -> Response[AgentPublic]:
+        expected = expected_version(if_match)
+        async with database.session() as session:
+            agent = await AgentService(session).restore(
+                principal.organization_id,
+                agent_id,
+                version,
+                expected_version=expected,
+                actor_id=principal.actor_id,
+            )
+        return _agent_response(agent)
+
+    @post(
+        "/{agent_id:uuid}/duplicate",
+        guards=[requires_admin],
+        summary="Duplicate an agent as a new agent named '<name> (Copy)'",
+        responses=problems(401, 403, 404, 409),
+    )
+    async def duplicate(
+        self, agent_id: UUID, principal: Principal, database: Database
+    ) -> Response[AgentPublic]:
+        async with database.session() as session:
+            agent = await AgentService(session).duplicate(
+                principal.organization_id, agent_id, actor_id=principal.actor_id
+            )
+        response = _agent_response(agent, HTTP_201_CREATED)
+        response.headers["Location"] = f"{self.path}/{agent.id}"
+        return response

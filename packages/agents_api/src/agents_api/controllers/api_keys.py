@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Controller, delete, get, post
+
+from agents_api.openapi import problems
+from agents_api.security import requires_admin
+from agents_core.api_keys.service import ApiKeyService, api_key_public
+from agents_core.db.database import Database
+from agents_core.principal import Principal
+from agents_core.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+
+
+class ApiKeyController(Controller):
+    path = "/api/v1/api-keys"
+    tags = ["api-keys"]
+    guards = [requires_admin]
+
+    @post(
+        "/",
+        summary="Create an API key (the key is shown only in this response)",
+        responses=problems(400, 401, 403),
+    )
+    async def create(
+        self, data: ApiKeyCreate, principal: Principal, database: Database
+    ) -> ApiKeyCreated:
+        async with database.session() as session:
+            return await ApiKeyService(session).create(
+                principal.organization_id, data, created_by=principal.user_id
+            )
+
+    @get("/", summary="List the organization's active API keys", responses=problems(401, 403))
+    async def list_keys(self, principal: Principal, database: Database) -> list[ApiKeyPublic]:
+        async with database.session() as session:
+            keys = await ApiKeyService(session).list(principal.organization_id)
+            return [api_key_public(k) for k in keys]
+
+    @delete(
+        "/{key_id:uuid}",
+        summary="Revoke an API key; it stops working at once",
+        responses=problems(401, 403, 404),
+    )
+    async def revoke(self, key_id: UUID, principal: Principal, database: Database) -> None:
+        async with database.session() as session:
+            await ApiKeyService(session).revoke(principal.organization_id, key_id)

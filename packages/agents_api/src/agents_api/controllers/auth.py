@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+
+from agents_api.openapi import problems
+from agents_api.security import PUBLIC
+from agents_api.settings import Settings
+from agents_api.tokens import TokenCodec
+from agents_core.api_keys.service import ApiKeyService, api_key_public
+from agents_core.db.database import Database
+from agents_core.principal import Principal
+from agents_core.schemas import (
+    ApiKeyPrincipalPublic,
+    LoginRequest,
+    SignupRequest,
+    SignupResponse,
+    TokenResponse,
+    UserPublic,
+)
+from agents_core.users.service import UserService, organization_public, user_public
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @post(
+        "/signup",
+        opt=PUBLIC,
+        summary="Sign up: create an organization and its first admin",
+        responses=problems(400, 403, 409),
+        security=[],
+    )
+    async def signup(
+        self, data: SignupRequest, database: Database, settings: Settings, tokens: TokenCodec
+    ) -> SignupResponse:
+        if not settings.allow_signup:
+            raise PermissionDeniedException("Sign-up is turned off on this deployment")
+        async with database.session() as session:
+            organization, user = await UserService(session).signup(
+                organization_name=data.organization_name,
+                email=data.email,
+                password=data.password,
+                full_name=data.full_name,
+            )
+        return SignupResponse(
+            access_token=tokens.issue(user.id, organization.id),
+            expires_in=tokens.ttl,
+            user=user_public(user),
+            organization=organization_public(organization),
+        )
+
+    @post(
+        "/login",
+        opt=PUBLIC,
+        status_code=200,
+        summary="Log in with email and password",
+        responses=problems(400, 401),
+        security=[],
+    )
+    async def login(
+        self, data: LoginRequest, database: Database, tokens: TokenCodec
+    ) -> TokenResponse:
+        async with database.session() as session:
+            user = await UserService(session).authenticate(data.email, data.password)
+        if user is None:
+            raise NotAuthorizedException("Invalid email or password")
+        return TokenResponse(
+            access_token=tokens.issue(user.id, user.organization_id), expires_in=tokens.ttl
+        )
+
+    @get("/me", summary="Who the credential belongs to", responses=problems(401))
+    async def me(
+        self, principal: Principal, database: Database
+    ) -> UserPublic | ApiKeyPrincipalPublic:
+        async with database.session() as session:
+            if principal.user_id is not None:
+                user = await UserService(session).get(principal.organization_id, principal.user_id)
+                return user_public(user)
+            assert principal.api_key_id is not None
+            key = await ApiKeyService(session).get(principal.organization_id, principal.api_key_id)
+            return ApiKeyPrincipalPublic(
+                organization_id=principal.organization_id,
+                role=principal.role,
+                api_key=api_key_public(key),
+            )

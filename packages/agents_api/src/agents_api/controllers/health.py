@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from litestar import Controller, Response, get
+
+from agents_api.openapi import problems
+from agents_api.problems import problem_response
+from agents_api.security import PUBLIC
+from agents_core.db.database import Database
+from agents_core.schemas import HealthStatus
+
+
+class HealthController(Controller):
+    path = "/health"
+    tags = ["health"]
+    opt = PUBLIC
+
+    @get("/", summary="Liveness: the process is up")
+    async def live(self) -> HealthStatus:
+        return HealthStatus(status="ok")
+
+    @get("/ready", summary="Readiness: the database answers", responses=problems(503))
+    async def ready(self, database: Database) -> Response[HealthStatus] | Response[bytes]:
+        try:
+            await database.ping()
+        except Exception:  # any failure to reach the database means not ready
+            return problem_response(
+                503, detail="The database is not answering", code="database_unavailable"
+            )
+        return Response(HealthStatus(status="ok"))

@@ -1,0 +1,50 @@
+"""Values handlers ask for by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import Provide
+
+from agents_api.security import request_context
+from agents_api.settings import Settings
+from agents_api.tokens import TokenCodec
+from agents_core.db.database import Database, ReadConnection
+from agents_core.principal import Principal
+
+__all__ = ["dependencies"]
+
+
+def _principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = request_context(request).principal
+    assert principal is not None, "principal is only asked for on authenticated routes"
+    return principal
+
+
+async def _read(request: Request[Any, Any, Any]) -> ReadConnection:
+    return await request_context(request).read()
+
+
+def _database(request: Request[Any, Any, Any]) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+def _settings(request: Request[Any, Any, Any]) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _tokens(request: Request[Any, Any, Any]) -> TokenCodec:
+    tokens: TokenCodec = request.app.state.tokens
+    return tokens
+
+
+dependencies = {
+    "principal": Provide(_principal, sync_to_thread=False),
+    "read": Provide(_read),
+    "database": Provide(_database, sync_to_thread=False),
+    "settings": Provide(_settings, sync_to_thread=False),
+    "tokens": Provide(_tokens, sync_to_thread=False),
+}

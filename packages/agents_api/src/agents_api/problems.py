@@ -1,0 +1,195 @@
+"""Every error as an RFC 9457 problem document with a stable ``code``, in one place."""
+
+from __future__ import annotations
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    ValidationException,
+)
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+
+from agents_core.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    VersionMismatch,
+)
+from agents_core.schemas import FieldError, ProblemDetails, split_field_message
+
+__all__ = ["PROBLEM_JSON", "exception_handlers", "problem_response"]
+
+logger = logging.getLogger("agents_api.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS_CODES = {
+    400: "validation_error",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    412: "precondition_failed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "database_unavailable",
+}
+
+
+def problem_response(
+    status: int,
+    *,
+    detail: str | None = None,
+    code: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[bytes]:
+    problem = ProblemDetails(
+        status=status,
+        title=HTTPStatus(status).phrase,
+        detail=detail,
+        code=code or _STATUS_CODES.get(status, "error"),
+        errors=errors,
+    )
+    return Response(
+        content=msgspec.json.encode(problem),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _domain_status(exc: DomainError) -> int:
+    if isinstance(exc, InvalidInput):
+        return 400
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, Conflict):
+        return 409
+    if isinstance(exc, VersionMismatch):
+        return 412
+    if isinstance(exc, DatabaseUnavailable):
+        return 503
+    return 400
+
+
+def _on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    return problem_response(
+        _domain_status(exc), detail=exc.detail, code=exc.code, errors=exc.errors
+    )
+
+
+_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]*)`")
+
+
+def _validation_errors(extra: Any) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for item in extra if isinstance(extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid value"))
+        key = str(item.get("key", "")) or "body"
+        field, text = split_field_message(message)
+        if field is not None:
+            # A message from a body type's own checks names the field; for nested items the
+            # key already holds the path to the item (e.g. ``agents[3]``).
+            path = field if key in {"data", "body"} else f"{key}.{field}"
+            errors.append(FieldError(field=path, message=text))
+        elif unknown := _UNKNOWN_FIELD.search(message):
+            prefix = "" if key in {"data", "body"} else f"{key}."
+            errors.append(FieldError(field=prefix + unknown.group(1), message="unknown field"))
+        else:
+            errors.append(FieldError(field="body" if key == "data" else key, message=message))
+    return errors
+
+
+def _on_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    errors = _validation_errors(exc.extra)
+    if errors:
+        detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    elif exc.detail and "Validation failed" not in exc.detail:
+        detail = exc.detail
+    else:
+        detail = "The request is not valid"
+    return problem_response(400, detail=detail, code="validation_error", errors=errors or None)
+
+
+def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    if isinstance(exc, NotAuthorizedException) or status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    detail = exc.detail if status < 500 else HTTPStatus(status).phrase
+    return problem_response(status, detail=detail, headers=headers or None)
+
+
+def _on_database_down(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    return problem_response(
+        503,
+        detail="The database is unavailable; try again shortly",
+        code="database_unavailable",
+        headers={"Retry-After": "1"},
+    )
+
+
+def _on_data_error(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    logger.info("input the database cannot hold: %s", type(exc).__name__)
+    return problem_response(
+        400, detail="A value is out of the range the database can hold", code="invalid_value"
+    )
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    if isinstance(exc, OSError | TimeoutError | ConnectionError):
+        return True
+    name = type(exc).__name__
+    module = type(exc).__module__
+    if module.startswith("asyncpg"):
+        return (
+            "Connection" in name
+            or "CannotConnectNow" in name
+            or "AdminShutdown" in name
+            or "TooManyConnections" in name
+            or "InterfaceError" in name
+        )
+    return False
+
+
+def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if isinstance(exc, OperationalError | InterfaceError) or _is_connection_failure(exc):
+        return _on_database_down(request, exc)
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or _is_connection_failure(exc.orig or exc):
+            return _on_database_down(request, exc)
+        if isinstance(exc, DataError):
+            return _on_data_error(request, exc)
+    if type(exc).__module__.startswith("asyncpg") and "DataError" in _mro_names(exc):
+        return _on_data_error(request, exc)
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return problem_response(500, detail="An unexpected error occurred", code="internal_error")
+
+
+def _mro_names(exc: BaseException) -> set[str]:
+    return {cls.__name__ for cls in type(exc).__mro__}
+
+
+exception_handlers: dict[type[Exception] | int, Any] = {
+    DomainError: _on_domain_error,
+    ValidationException: _on_validation,
+    HTTPException: _on_http,
+    Exception: _on_unexpected,
+}

@@ -1,0 +1,124 @@
+"""Authentication, the request's database connection, and the role guard.
+
+One middleware authenticates either kind of credential into a :class:`Principal` and keeps the
+connection it used for that lookup, so the handler's reads share it: one pool checkout and at most
+one indexed query for authentication per request.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from agents_api.tokens import TokenCodec
+from agents_core.api_keys.service import looks_like_api_key
+from agents_core.auth_queries import principal_for_api_key, principal_for_user
+from agents_core.db.database import Database, ReadConnection
+from agents_core.principal import Principal
+
+__all__ = [
+    "PUBLIC",
+    "RequestContext",
+    "RequestContextMiddleware",
+    "request_context",
+    "requires_admin",
+]
+
+PUBLIC = {"public": True}
+"""Route ``opt`` for handlers that need no credentials."""
+
+_CONTEXT_KEY = "agents.request_context"
+
+
+class RequestContext:
+    """Per-request state: the principal and a lazily acquired read connection."""
+
+    __slots__ = ("_cm", "_conn", "database", "principal")
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.principal: Principal | None = None
+        self._cm: Any = None
+        self._conn: ReadConnection | None = None
+
+    async def read(self) -> ReadConnection:
+        if self._conn is None:
+            cm = self.database.read()
+            self._conn = await cm.__aenter__()
+            self._cm = cm
+        return self._conn
+
+    async def close(self) -> None:
+        if self._cm is not None:
+            cm, self._cm, self._conn = self._cm, None, None
+            await cm.__aexit__(None, None, None)
+
+
+def request_context(scope: Scope | ASGIConnection[Any, Any, Any, Any]) -> RequestContext:
+    raw = scope.scope if isinstance(scope, ASGIConnection) else scope
+    return cast("RequestContext", cast("dict[str, Any]", raw)[_CONTEXT_KEY])
+
+
+def _bearer_token(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return None
+    return None
+
+
+class RequestContextMiddleware:
+    """Sets up the request context, authenticates non-public routes, releases the connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        state = scope["litestar_app"].state
+        context = RequestContext(state.database)
+        cast("dict[str, Any]", scope)[_CONTEXT_KEY] = context
+        try:
+            if not scope["route_handler"].opt.get("public"):
+                principal = await self._authenticate(scope, context, state.tokens)
+                context.principal = principal
+                scope["user"] = principal
+                scope["auth"] = principal
+            await self.app(scope, receive, send)
+        finally:
+            await context.close()
+
+    @staticmethod
+    async def _authenticate(scope: Scope, context: RequestContext, tokens: TokenCodec) -> Principal:
+        token = _bearer_token(scope)
+        if token is None:
+            raise NotAuthorizedException("Missing bearer credentials")
+        principal: Principal | None
+        if looks_like_api_key(token):
+            principal = await principal_for_api_key(await context.read(), token)
+        else:
+            user_id = tokens.user_id(token)
+            principal = (
+                None if user_id is None else await principal_for_user(await context.read(), user_id)
+            )
+        if principal is None:
+            raise NotAuthorizedException("Invalid or expired credentials")
+        return principal
+
+
+async def requires_admin(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard: only an admin credential may call the route (async: no thread-pool hop)."""
+    principal = request_context(connection).principal
+    if principal is None or not principal.is_admin:
+        raise PermissionDeniedException("This action requires the admin role")

@@ -1,0 +1,122 @@
+"""Settings, read once from ``AGENTS_*`` environment variables into one typed object.
+
+A bad value fails at start-up with a message that names the variable and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings", "SettingsError"]
+
+logger = logging.getLogger("agents_api.settings")
+
+ENVIRONMENTS = ("development", "production", "test")
+MIN_SECRET_LENGTH = 32
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message says which one and how to fix it."""
+
+
+def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name}={raw!r} is not a boolean: use true or false")
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name}={value} is out of range: use {minimum} to {maximum}")
+    return value
+
+
+def _secret_key(environ: Mapping[str, str], env: str, var_dir: Path) -> str:
+    key = environ.get("AGENTS_SECRET_KEY", "")
+    if key:
+        if env == "production" and len(key) < MIN_SECRET_LENGTH:
+            raise SettingsError(
+                f"AGENTS_SECRET_KEY is too short for production ({len(key)} characters): use at "
+                f"least {MIN_SECRET_LENGTH}, e.g. the output of "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
+        return key
+    if env == "production":
+        raise SettingsError(
+            "AGENTS_SECRET_KEY is not set, and AGENTS_ENV=production refuses to run without it. "
+            "Set it to a long random string, e.g. `export AGENTS_SECRET_KEY="
+            "$(python -c 'import secrets; print(secrets.token_urlsafe(48))')`"
+        )
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    logger.warning(
+        "AGENTS_SECRET_KEY is not set: generated a development key in %s. "
+        "Set AGENTS_SECRET_KEY in production.",
+        path,
+    )
+    return key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    env: str = "development"
+    database_url: str
+    secret_key: str
+    access_token_ttl: int = 3600
+    allow_signup: bool = True
+    migrate_on_start: bool = True
+    db_pool_size: int = 10
+    max_body_size: int = 1024 * 1024
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        env = environ.get("AGENTS_ENV", "development").strip().lower() or "development"
+        if env not in ENVIRONMENTS:
+            raise SettingsError(f"AGENTS_ENV={env!r} is not one of {', '.join(ENVIRONMENTS)}")
+        var_dir = Path(environ.get("AGENTS_VAR_DIR", "./var"))
+        database_url = environ.get("AGENTS_DATABASE_URL", "") or f"sqlite:///{var_dir}/agents.db"
+        from agents_core.db.database import normalize_database_url
+
+        try:
+            normalize_database_url(database_url)
+        except ValueError as exc:
+            raise SettingsError(f"AGENTS_DATABASE_URL: {exc}") from None
+        return cls(
+            env=env,
+            database_url=database_url,
+            secret_key=_secret_key(environ, env, var_dir),
+            access_token_ttl=_int(
+                environ, "AGENTS_ACCESS_TOKEN_TTL", 3600, minimum=60, maximum=30 * 24 * 3600
+            ),
+            allow_signup=_bool(environ, "AGENTS_ALLOW_SIGNUP", True),
+            migrate_on_start=_bool(environ, "AGENTS_MIGRATE_ON_START", True),
+            db_pool_size=_int(environ, "AGENTS_DB_POOL_SIZE", 10, minimum=1, maximum=1000),
+        )

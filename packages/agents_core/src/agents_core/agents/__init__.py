@@ -1,0 +1,1 @@
+"""Agent definitions: reads, writes, versions, duplication, import and export."""

@@ -1,0 +1,442 @@
+"""Agent writes: create, update (versioned), delete, restore, duplicate.
+
+Every method takes the organization and never touches another's rows. Every change is
+recorded in the agent event feed in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import String, Uuid, bindparam, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agents_core.db.models import Agent, AgentVersion
+from agents_core.db.types import ArrayContains
+from agents_core.errors import (
+    AgentNameTaken,
+    AgentNotFound,
+    AgentReferenced,
+    InvalidHandoffTargets,
+    VersionMismatch,
+    VersionNotFound,
+)
+from agents_core.events.recorder import EventRecord, record_events
+from agents_core.schemas import (
+    DEFAULT_MODEL,
+    MAX_NAME_LENGTH,
+    AgentCreate,
+    AgentEventKind,
+    AgentModality,
+    AgentPublic,
+    AgentSnapshot,
+    AgentUpdate,
+    FieldError,
+    PanelType,
+)
+
+__all__ = [
+    "CONFIG_FIELDS",
+    "AgentService",
+    "agent_public",
+    "agent_snapshot",
+    "copy_name",
+    "validate_handoff_targets",
+]
+
+CONFIG_FIELDS = (
+    "name",
+    "instructions",
+    "model",
+    "voice",
+    "handoff_targets",
+    "tools",
+    "modality",
+    "panels",
+)
+"""The members of an agent's configuration: what a version snapshots and a restore restores."""
+
+
+def agent_public(agent: Agent) -> AgentPublic:
+    return AgentPublic(
+        id=agent.id,
+        organization_id=agent.organization_id,
+        name=agent.name,
+        instructions=agent.instructions,
+        model=agent.model,
+        voice=agent.voice,
+        handoff_targets=list(agent.handoff_targets),
+        tools=list(agent.tools),
+        modality=AgentModality(agent.modality),
+        panels=[PanelType(p) for p in agent.panels],
+        is_active=agent.is_active,
+        current_version=agent.current_version,
+        created_at=agent.created_at,
+        updated_at=agent.updated_at,
+    )
+
+
+def agent_snapshot(agent: Agent) -> AgentSnapshot:
+    return AgentSnapshot(
+        name=agent.name,
+        instructions=agent.instructions,
+        model=agent.model,
+        voice=agent.voice,
+        handoff_targets=list(agent.handoff_targets),
+        tools=list(agent.tools),
+        modality=AgentModality(agent.modality),
+        panels=[PanelType(p) for p in agent.panels],
+    )
+
+
+def _stored(field: str, value: Any) -> Any:
+    """A configuration value as the model stores it (enums as their string values)."""
+    if field == "modality":
+        return AgentModality(value).value
+    if field == "panels":
+        return [PanelType(p).value for p in value]
+    if field in {"handoff_targets", "tools"}:
+        return list(value)
+    return value
+
+
+def copy_name(name: str, attempt: int) -> str:
+    """The name of a copy: ``"<name> (Copy)"``, then ``(Copy 2)``, ``(Copy 3)`` … within 255."""
+    suffix = " (Copy)" if attempt == 1 else f" (Copy {attempt})"
+    return name[: MAX_NAME_LENGTH - len(suffix)] + suffix
+
+
+def _is_name_conflict(exc: IntegrityError) -> bool:
+    return "uq_agents_org_name_active" in str(exc.orig)
+
+
+_ACTIVE_IDS = select(Agent.id).where(
+    Agent.organization_id == bindparam("organization_id"),
+    Agent.is_active.is_(True),
+    Agent.id.in_(bindparam("ids", expanding=True)),
+)
+
+
+async def validate_handoff_targets(
+    session: AsyncSession,
+    organization_id: UUID,
+    targets: Sequence[UUID],
+    agent_id: UUID | None = None,
+) -> None:
+    """Reject handoff targets that are missing, deleted, foreign, or the agent itself.
+
+    One query whatever the number of targets. The error lists every bad id, each with its
+    position in ``handoff_targets``.
+    """
+    if not targets:
+        return
+    found = set(
+        (
+            await session.scalars(
+                _ACTIVE_IDS, {"organization_id": organization_id, "ids": list(targets)}
+            )
+        ).all()
+    )
+    errors: list[FieldError] = []
+    bad: list[str] = []
+    for index, target in enumerate(targets):
+        if agent_id is not None and target == agent_id:
+            message = "an agent cannot hand off to itself"
+        elif target not in found:
+            message = f"agent {target} does not exist in this organization"
+        else:
+            continue
+        bad.append(str(target))
+        errors.append(FieldError(field=f"handoff_targets[{index}]", message=message))
+    if errors:
+        raise InvalidHandoffTargets(
+            "handoff_targets contains agents that are not valid targets in this organization: "
+            + ", ".join(bad),
+            errors=errors,
+        )
+
+
+class AgentService:
+    """Writes to agents, in the caller's transaction (``Database.session()``)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    async def _lock(self, organization_id: UUID, agent_id: UUID) -> Agent:
+        """The active agent, locked for this transaction (concurrent writers queue here)."""
+        stmt = (
+            select(Agent)
+            .where(
+                Agent.id == agent_id,
+                Agent.organization_id == organization_id,
+                Agent.is_active.is_(True),
+            )
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        agent = (await self.session.scalars(stmt)).first()
+        if agent is None:
+            raise AgentNotFound()
+        return agent
+
+    async def _check_name_free(
+        self, organization_id: UUID, name: str, *, except_id: UUID | None = None
+    ) -> None:
+        stmt = select(Agent.id).where(
+            Agent.organization_id == organization_id,
+            Agent.is_active.is_(True),
+            func.lower(Agent.name) == name.lower(),
+        )
+        if except_id is not None:
+            stmt = stmt.where(Agent.id != except_id)
+        if (await self.session.execute(stmt.limit(1))).first() is not None:
+            raise AgentNameTaken(f"An active agent named {name!r} already exists")
+
+    async def _flush(self, name: str) -> None:
+        try:
+            async with self.session.begin_nested():
+                await self.session.flush()
+        except IntegrityError as exc:
+            if _is_name_conflict(exc):
+                raise AgentNameTaken(f"An active agent named {name!r} already exists") from None
+            raise
+
+    def _save_version(self, agent: Agent, actor_id: UUID | None) -> None:
+        self.session.add(
+            AgentVersion(
+                agent_id=agent.id,
+                version=agent.current_version,
+                snapshot=msgspec.to_builtins(agent_snapshot(agent)),
+                created_by=actor_id,
+            )
+        )
+
+    async def _apply(
+        self,
+        agent: Agent,
+        changes: dict[str, Any],
+        *,
+        actor_id: UUID | None,
+        kind: AgentEventKind,
+        events: list[EventRecord],
+    ) -> bool:
+        """Apply configuration changes as a new version; ``False`` when nothing changes."""
+        stored = {field: _stored(field, value) for field, value in changes.items()}
+        changed = {f: v for f, v in stored.items() if v != getattr(agent, f)}
+        if not changed:
+            return False
+        if "handoff_targets" in changed:
+            await validate_handoff_targets(
+                self.session, agent.organization_id, changed["handoff_targets"], agent.id
+            )
+        if "name" in changed and changed["name"].lower() != agent.name.lower():
+            await self._check_name_free(agent.organization_id, changed["name"], except_id=agent.id)
+        self._save_version(agent, actor_id)
+        for field, value in changed.items():
+            setattr(agent, field, value)
+        agent.current_version += 1
+        agent.updated_at = datetime.now(UTC)
+        await self._flush(agent.name)
+        events.append((agent.organization_id, agent.id, agent.current_version, kind))
+        return True
+
+    # -- operations -------------------------------------------------------------------------
+
+    async def create(
+        self, organization_id: UUID, data: AgentCreate, *, actor_id: UUID | None = None
+    ) -> AgentPublic:
+        targets = list(data.handoff_targets or [])
+        await validate_handoff_targets(self.session, organization_id, targets)
+        await self._check_name_free(organization_id, data.name)
+        agent = Agent(
+            organization_id=organization_id,
+            name=data.name,
+            instructions=data.instructions,
+            model=data.model or DEFAULT_MODEL,
+            voice=data.voice,
+            handoff_targets=targets,
+            tools=list(data.tools or []),
+            modality=(data.modality or AgentModality.AUDIO_ONLY).value,
+            panels=[p.value for p in data.panels or []],
+            is_active=True,
+            current_version=1,
+        )
+        self.session.add(agent)
+        await self._flush(agent.name)
+        await record_events(
+            self.session,
+            [(organization_id, agent.id, 1, AgentEventKind.CREATED)],
+            actor_id=actor_id,
+        )
+        return agent_public(agent)
+
+    async def update(
+        self,
+        organization_id: UUID,
+        agent_id: UUID,
+        data: AgentUpdate,
+        *,
+        expected_version: int | None = None,
+        actor_id: UUID | None = None,
+    ) -> AgentPublic:
+        """Apply the members sent. The previous configuration becomes version
+        ``current_version``; a request that changes nothing creates no version."""
+        agent = await self._lock(organization_id, agent_id)
+        if expected_version is not None and expected_version != agent.current_version:
+            raise VersionMismatch(
+                f"The agent is at version {agent.current_version}, not {expected_version}"
+            )
+        events: list[EventRecord] = []
+        await self._apply(
+            agent, data.changes(), actor_id=actor_id, kind=AgentEventKind.UPDATED, events=events
+        )
+        await record_events(self.session, events, actor_id=actor_id)
+        return agent_public(agent)
+
+    async def restore(
+        self,
+        organization_id: UUID,
+        agent_id: UUID,
+        version: int,
+        *,
+        expected_version: int | None = None,
+        actor_id: UUID | None = None,
+    ) -> AgentPublic:
+        """Make a saved version the current configuration, as an update."""
+        agent = await self._lock(organization_id, agent_id)
+        if expected_version is not None and expected_version != agent.current_version:
+            raise VersionMismatch(
+                f"The agent is at version {agent.current_version}, not {expected_version}"
+            )
+        stmt = select(AgentVersion.snapshot).where(
+            AgentVersion.agent_id == agent.id, AgentVersion.version == version
+        )
+        raw = (await self.session.execute(stmt)).scalar_one_or_none()
+        if raw is None:
+            raise VersionNotFound()
+        snapshot = msgspec.convert(raw, AgentSnapshot)
+        changes = {field: getattr(snapshot, field) for field in CONFIG_FIELDS}
+        events: list[EventRecord] = []
+        await self._apply(
+            agent, changes, actor_id=actor_id, kind=AgentEventKind.RESTORED, events=events
+        )
+        await record_events(self.session, events, actor_id=actor_id)
+        return agent_public(agent)
+
+    async def referrers(self, organization_id: UUID, agent_id: UUID) -> Sequence[Agent]:
+        """Active agents of the organization that hand off to ``agent_id`` (locked)."""
+        # JSON arrays on SQLite hold ids as text; PostgreSQL compares native uuids.
+        target = (
+            bindparam("target", agent_id, type_=Uuid())
+            if self.session.get_bind().dialect.name == "postgresql"
+            else bindparam("target", str(agent_id), type_=String())
+        )
+        stmt = (
+            select(Agent)
+            .where(
+                Agent.organization_id == organization_id,
+                Agent.is_active.is_(True),
+                Agent.id != agent_id,
+                ArrayContains(Agent.handoff_targets, target),
+            )
+            .order_by(Agent.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.scalars(stmt)).all()
+
+    async def delete(
+        self,
+        organization_id: UUID,
+        agent_id: UUID,
+        *,
+        force: bool = False,
+        actor_id: UUID | None = None,
+    ) -> list[UUID]:
+        """Soft-delete the agent. With ``force``, first remove it from the handoff targets of
+        the agents that refer to it (each such change a new version); without, refuse.
+
+        Returns the ids of the agents that were changed by ``force``.
+        """
+        agent = await self._lock(organization_id, agent_id)
+        referrers = await self.referrers(organization_id, agent_id)
+        if referrers and not force:
+            names = ", ".join(f"{r.name} ({r.id})" for r in referrers)
+            raise AgentReferenced(
+                f"Other active agents hand off to this agent: {names}",
+                errors=[
+                    FieldError(field="handoff_targets", message=f"referenced by agent {r.id}")
+                    for r in referrers
+                ],
+            )
+        events: list[EventRecord] = []
+        for referrer in referrers:
+            remaining = [t for t in referrer.handoff_targets if t != agent_id]
+            await self._apply(
+                referrer,
+                {"handoff_targets": remaining},
+                actor_id=actor_id,
+                kind=AgentEventKind.UPDATED,
+                events=events,
+            )
+        agent.is_active = False
+        agent.updated_at = datetime.now(UTC)
+        await self.session.flush()
+        events.append((organization_id, agent.id, agent.current_version, AgentEventKind.DELETED))
+        await record_events(self.session, events, actor_id=actor_id)
+        return [r.id for r in referrers]
+
+    async def duplicate(
+        self, organization_id: UUID, agent_id: UUID, *, actor_id: UUID | None = None
+    ) -> AgentPublic:
+        """A new agent with the same configuration, named ``"<name> (Copy)"`` (or the first
+        free ``(Copy N)``), at version 1 with no history."""
+        source = await self._lock(organization_id, agent_id)
+        prefix = source.name[: MAX_NAME_LENGTH - len(" (Copy 99999)")]
+        stmt = select(func.lower(Agent.name)).where(
+            Agent.organization_id == organization_id,
+            Agent.is_active.is_(True),
+            Agent.name.istartswith(prefix, autoescape=True),
+        )
+        taken = set((await self.session.scalars(stmt)).all())
+        attempt = 1
+        while copy_name(source.name, attempt).lower() in taken:
+            attempt += 1
+        copy = Agent(
+            organization_id=organization_id,
+            name=copy_name(source.name, attempt),
+            instructions=source.instructions,
+            model=source.model,
+            voice=source.voice,
+            handoff_targets=list(source.handoff_targets),
+            tools=list(source.tools),
+            modality=source.modality,
+            panels=list(source.panels),
+            is_active=True,
+            current_version=1,
+        )
+        self.session.add(copy)
+        await self._flush(copy.name)
+        await record_events(
+            self.session,
+            [(organization_id, copy.id, 1, AgentEventKind.DUPLICATED)],
+            actor_id=actor_id,
+        )
+        return agent_public(copy)
+
+    async def active_names(self, organization_id: UUID) -> dict[str, UUID]:
+        """Lower-cased name → id of every active agent of the organization."""
+        stmt = select(Agent.name, Agent.id).where(
+            Agent.organization_id == organization_id, Agent.is_active.is_(True)
+        )
+        return {name.lower(): id_ for name, id_ in (await self.session.execute(stmt)).all()}
+
+    async def record(self, events: Iterable[EventRecord], *, actor_id: UUID | None) -> None:
+        await record_events(self.session, events, actor_id=actor_id)

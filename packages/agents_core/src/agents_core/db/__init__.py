@@ -1,0 +1,1 @@
+"""Database layer: models, portable column types, engine and read path."""

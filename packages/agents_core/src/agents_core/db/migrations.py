@@ -1,0 +1,72 @@
+"""Run the project's alembic migrations from code (CLI, app start-up, tests)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import func, select
+
+from agents_core.db.database import Database
+
+__all__ = ["alembic_config", "current_revision", "downgrade", "head_revision", "upgrade"]
+
+_LOCK_KEY = 0x6167656E7473  # "agents": serializes migrations of several starting workers
+
+
+def migrations_dir() -> Path:
+    """``AGENTS_MIGRATIONS_DIR``, or the repository's top-level ``migrations/``."""
+    configured = os.environ.get("AGENTS_MIGRATIONS_DIR")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[5] / "migrations"
+
+
+def alembic_config(database: Database | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    if database is not None:
+        config.set_main_option(
+            "sqlalchemy.url",
+            database.url.render_as_string(hide_password=False).replace("%", "%%"),
+        )
+    return config
+
+
+async def _run(database: Database, action: Any) -> None:
+    config = alembic_config(database)
+    async with database.engine.begin() as conn:
+        if database.is_postgres:
+            # Several workers starting at once: one migrates, the others wait, then find
+            # nothing left to do.
+            await conn.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+
+        def run(sync_conn: Any) -> None:
+            config.attributes["connection"] = sync_conn
+            action(config)
+
+        await conn.run_sync(run)
+
+
+async def upgrade(database: Database, revision: str = "head") -> None:
+    await _run(database, lambda config: command.upgrade(config, revision))
+
+
+async def downgrade(database: Database, revision: str = "-1") -> None:
+    await _run(database, lambda config: command.downgrade(config, revision))
+
+
+async def current_revision(database: Database) -> str | None:
+    async with database.engine.connect() as conn:
+        return await conn.run_sync(
+            lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
+        )
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

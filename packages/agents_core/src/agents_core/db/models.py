@@ -1,0 +1,167 @@
+"""SQLAlchemy models: the tables of every aggregate, on advanced-alchemy's audited UUID base."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from advanced_alchemy.base import UUIDAuditBase, orm_registry
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from agents_core.db.types import JSONDocument, StringList, UUIDList
+from agents_core.schemas import DEFAULT_MODEL
+
+__all__ = [
+    "Agent",
+    "AgentEventRow",
+    "AgentVersion",
+    "ApiKey",
+    "Organization",
+    "User",
+    "metadata",
+]
+
+metadata = orm_registry.metadata
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Organization(UUIDAuditBase):
+    __tablename__ = "organizations"
+
+    name: Mapped[str] = mapped_column(String(255))
+
+    users: Mapped[list[User]] = relationship(back_populates="organization", lazy="noload")
+    agents: Mapped[list[Agent]] = relationship(back_populates="organization", lazy="noload")
+
+
+class User(UUIDAuditBase):
+    __tablename__ = "users"
+    __table_args__ = (Index("uq_users_email_lower", func.lower(text("email")), unique=True),)
+
+    organization_id: Mapped[UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    full_name: Mapped[str | None] = mapped_column(String(255), default=None)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+
+    organization: Mapped[Organization] = relationship(back_populates="users", lazy="noload")
+
+
+class ApiKey(UUIDAuditBase):
+    __tablename__ = "api_keys"
+
+    organization_id: Mapped[UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(32))
+    key_hash: Mapped[str] = mapped_column(String(128), unique=True)
+    created_by: Mapped[UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class Agent(UUIDAuditBase):
+    __tablename__ = "agents"
+    __table_args__ = (
+        # Names are unique among an organization's *active* agents, case-insensitively. The
+        # database enforces it so that two concurrent creates cannot both win.
+        Index(
+            "uq_agents_org_name_active",
+            "organization_id",
+            func.lower(text("name")),
+            unique=True,
+            postgresql_where=text("is_active"),
+            sqlite_where=text("is_active"),
+        ),
+        # The list endpoint: active agents of one organization, newest first.
+        Index(
+            "ix_agents_org_active_created",
+            "organization_id",
+            "is_active",
+            "created_at",
+        ),
+    )
+
+    # Indexed through the two composite indexes above, which lead with it.
+    organization_id: Mapped[UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(255))
+    instructions: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(
+        String(255), default=DEFAULT_MODEL, server_default=DEFAULT_MODEL
+    )
+    voice: Mapped[str | None] = mapped_column(String(255), default=None)
+    handoff_targets: Mapped[list[UUID]] = mapped_column(UUIDList(), default=list)
+    tools: Mapped[list[str]] = mapped_column(StringList(), default=list)
+    modality: Mapped[str] = mapped_column(
+        String(32), default="audio_only", server_default="audio_only"
+    )
+    panels: Mapped[list[str]] = mapped_column(StringList(), default=list)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    current_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+
+    organization: Mapped[Organization] = relationship(back_populates="agents", lazy="noload")
+    versions: Mapped[list[AgentVersion]] = relationship(
+        back_populates="agent", lazy="noload", order_by="AgentVersion.version.desc()"
+    )
+
+
+class AgentVersion(UUIDAuditBase):
+    __tablename__ = "agent_versions"
+    __table_args__ = (UniqueConstraint("agent_id", "version"),)
+
+    agent_id: Mapped[UUID] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    created_by: Mapped[UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+
+    agent: Mapped[Agent] = relationship(back_populates="versions", lazy="noload")
+
+
+class _EventBase(DeclarativeBase):
+    metadata = metadata
+
+
+class AgentEventRow(_EventBase):
+    """One change of an agent, written in the transaction that made it (the change feed)."""
+
+    __tablename__ = "agent_events"
+    __table_args__ = (Index("ix_agent_events_org_id", "organization_id", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    organization_id: Mapped[UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    agent_id: Mapped[UUID] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=_now)

@@ -1,0 +1,1 @@
+"""The agent change feed: every write records an event in its own transaction."""

@@ -1,0 +1,463 @@
+"""Wire types: the one definition of every request and response body.
+
+The API decodes and encodes these, the client SDK returns them. This module imports msgspec
+and the standard library only, so the SDK can use it without SQLAlchemy.
+
+Validation that msgspec constraints cannot express (blank strings, NUL characters, duplicates in
+lists) happens in ``__post_init__``; its messages have the form ``"<field>: <message>"`` so the
+API can report the offending field (see :func:`split_field_message`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Final
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "UNSET",
+    "AgentCreate",
+    "AgentEvent",
+    "AgentEventKind",
+    "AgentEventPage",
+    "AgentExport",
+    "AgentImportRequest",
+    "AgentImportResult",
+    "AgentModality",
+    "AgentPublic",
+    "AgentSnapshot",
+    "AgentUpdate",
+    "AgentVersionPublic",
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "ApiKeyPrincipalPublic",
+    "ApiKeyPublic",
+    "FieldError",
+    "HealthStatus",
+    "LoginRequest",
+    "OrganizationPublic",
+    "PanelType",
+    "ProblemDetails",
+    "Role",
+    "SignupRequest",
+    "SignupResponse",
+    "TokenResponse",
+    "UnsetType",
+    "UserCreate",
+    "UserPublic",
+    "UserUpdate",
+    "split_field_message",
+]
+
+DEFAULT_MODEL: Final = "gpt-4.1-mini"
+MAX_NAME_LENGTH: Final = 255
+MAX_INSTRUCTIONS_LENGTH: Final = 100_000
+
+
+class AgentModality(StrEnum):
+    """The media a voice agent works with during a call."""
+
+    AUDIO_ONLY = "audio_only"
+    AUDIO_CAMERA = "audio_camera"
+    AUDIO_SCREENSHARE = "audio_screenshare"
+
+
+class PanelType(StrEnum):
+    """Workspace panels an agent may open next to the call."""
+
+    SLIDE_PRESENTER = "slide_presenter"
+    NOTEPAD = "notepad"
+    CODING_IDE = "coding_ide"
+    WHITEBOARD = "whiteboard"
+    DOCUMENT_VIEWER = "document_viewer"
+
+
+class Role(StrEnum):
+    """What a credential may do within its organization."""
+
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class AgentEventKind(StrEnum):
+    """The kinds of change recorded in the agent event feed."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    RESTORED = "restored"
+    IMPORTED = "imported"
+    DUPLICATED = "duplicated"
+
+
+# -- constrained scalar types ---------------------------------------------------------------------
+
+Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
+Instructions = Annotated[str, Meta(min_length=1, max_length=MAX_INSTRUCTIONS_LENGTH)]
+ModelName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
+VoiceName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
+ToolName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
+Email = Annotated[str, Meta(min_length=3, max_length=320)]
+Password = Annotated[str, Meta(min_length=8, max_length=1024)]
+LoginPassword = Annotated[str, Meta(min_length=1, max_length=1024)]
+FullName = Annotated[str, Meta(max_length=MAX_NAME_LENGTH)]
+
+_EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
+def split_field_message(message: str) -> tuple[str | None, str]:
+    """Split a ``"<field>: <message>"`` validation message into its parts."""
+    field, sep, rest = message.partition(": ")
+    if sep and field and " " not in field:
+        return field, rest
+    return None, message
+
+
+def _no_nul(field: str, value: str | None) -> None:
+    if value is not None and "\x00" in value:
+        raise ValueError(f"{field}: must not contain NUL characters")
+
+
+def _not_blank(field: str, value: str | None) -> None:
+    _no_nul(field, value)
+    if value is not None and not value.strip():
+        raise ValueError(f"{field}: must not be blank")
+
+
+def _unique(field: str, values: list[Any] | None) -> None:
+    if values is None or len(values) < 2:
+        return
+    seen: set[Any] = set()
+    for index, value in enumerate(values):
+        if value in seen:
+            raise ValueError(f"{field}[{index}]: duplicate value {value!s}")
+        seen.add(value)
+
+
+def _check_tools(values: list[str] | None) -> None:
+    if values is None:
+        return
+    for index, value in enumerate(values):
+        _not_blank(f"tools[{index}]", value)
+    _unique("tools", values)
+
+
+def _check_email(field: str, value: str) -> None:
+    _no_nul(field, value)
+    if not _EMAIL_RE.match(value):
+        raise ValueError(f"{field}: is not a valid email address")
+
+
+class _Body(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of request bodies: unknown members are rejected."""
+
+
+# -- errors ---------------------------------------------------------------------------------------
+
+
+class FieldError(Struct, kw_only=True):
+    """One invalid field: its path in the body or query, and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class ProblemDetails(Struct, kw_only=True, omit_defaults=True):
+    """An RFC 9457 problem document, extended with a stable ``code``."""
+
+    status: int
+    title: str
+    type: str = "about:blank"
+    detail: str | None = None
+    code: str | None = None
+    errors: list[FieldError] | None = None
+    instance: str | None = None
+
+
+class HealthStatus(Struct, kw_only=True):
+    status: str
+
+
+# -- organizations, users, API keys --------------------------------------------------------------
+
+
+class OrganizationPublic(Struct, kw_only=True):
+    id: UUID
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserPublic(Struct, kw_only=True):
+    id: UUID
+    organization_id: UUID
+    email: str
+    full_name: str | None
+    role: Role
+    is_active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class SignupRequest(_Body):
+    organization_name: Name
+    email: Email
+    password: Password
+    full_name: FullName | None = None
+
+    def __post_init__(self) -> None:
+        _not_blank("organization_name", self.organization_name)
+        _check_email("email", self.email)
+        _no_nul("password", self.password)
+        _no_nul("full_name", self.full_name)
+
+
+class LoginRequest(_Body):
+    email: Annotated[str, Meta(max_length=320)]
+    password: LoginPassword
+
+    def __post_init__(self) -> None:
+        _no_nul("email", self.email)
+        _no_nul("password", self.password)
+
+
+class TokenResponse(Struct, kw_only=True):
+    access_token: str
+    expires_in: int
+    token_type: str = "bearer"
+
+
+class SignupResponse(Struct, kw_only=True):
+    access_token: str
+    expires_in: int
+    user: UserPublic
+    organization: OrganizationPublic
+    token_type: str = "bearer"
+
+
+class UserCreate(_Body):
+    email: Email
+    password: Password
+    role: Role
+    full_name: FullName | None = None
+
+    def __post_init__(self) -> None:
+        _check_email("email", self.email)
+        _no_nul("password", self.password)
+        _no_nul("full_name", self.full_name)
+
+
+class UserUpdate(_Body):
+    """Partial update: only the members sent change."""
+
+    role: Role | UnsetType = UNSET
+    is_active: bool | UnsetType = UNSET
+    full_name: FullName | UnsetType | None = UNSET
+
+    def __post_init__(self) -> None:
+        if isinstance(self.full_name, str):
+            _no_nul("full_name", self.full_name)
+
+
+class ApiKeyCreate(_Body):
+    name: Name
+    role: Role
+
+    def __post_init__(self) -> None:
+        _not_blank("name", self.name)
+
+
+class ApiKeyPublic(Struct, kw_only=True):
+    id: UUID
+    name: str
+    role: Role
+    prefix: str
+    created_at: datetime
+
+
+class ApiKeyCreated(Struct, kw_only=True):
+    """The answer to creating a key: the only time ``key`` is ever shown."""
+
+    id: UUID
+    name: str
+    role: Role
+    prefix: str
+    key: str
+    created_at: datetime
+
+
+class ApiKeyPrincipalPublic(Struct, kw_only=True):
+    """``GET /auth/me`` for an API key."""
+
+    organization_id: UUID
+    role: Role
+    api_key: ApiKeyPublic
+    user: None = None
+
+
+# -- agents ---------------------------------------------------------------------------------------
+
+
+class AgentCreate(_Body):
+    name: Name
+    instructions: Instructions
+    model: ModelName | None = None
+    voice: VoiceName | None = None
+    handoff_targets: list[UUID] | None = None
+    tools: list[ToolName] | None = None
+    modality: AgentModality | None = None
+    panels: list[PanelType] | None = None
+
+    def __post_init__(self) -> None:
+        _not_blank("name", self.name)
+        _not_blank("instructions", self.instructions)
+        _not_blank("model", self.model)
+        _not_blank("voice", self.voice)
+        _unique("handoff_targets", self.handoff_targets)
+        _check_tools(self.tools)
+        _unique("panels", self.panels)
+
+
+class AgentUpdate(_Body):
+    """Partial update: members not sent stay as they are; ``null`` clears ``voice`` only."""
+
+    name: Name | UnsetType = UNSET
+    instructions: Instructions | UnsetType = UNSET
+    model: ModelName | UnsetType = UNSET
+    voice: VoiceName | UnsetType | None = UNSET
+    handoff_targets: list[UUID] | UnsetType = UNSET
+    tools: list[ToolName] | UnsetType = UNSET
+    modality: AgentModality | UnsetType = UNSET
+    panels: list[PanelType] | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        for field in ("name", "instructions", "model", "voice"):
+            value = getattr(self, field)
+            if isinstance(value, str):
+                _not_blank(field, value)
+        if not isinstance(self.handoff_targets, UnsetType):
+            _unique("handoff_targets", self.handoff_targets)
+        if not isinstance(self.tools, UnsetType):
+            _check_tools(self.tools)
+        if not isinstance(self.panels, UnsetType):
+            _unique("panels", self.panels)
+
+    def changes(self) -> dict[str, Any]:
+        """The members that were sent, by name."""
+        return {
+            field: value
+            for field in self.__struct_fields__
+            if (value := getattr(self, field)) is not UNSET
+        }
+
+
+class AgentSnapshot(Struct, kw_only=True):
+    """An agent's configuration: what a version stores and a restore brings back."""
+
+    name: str
+    instructions: str
+    model: str
+    voice: str | None
+    handoff_targets: list[UUID]
+    tools: list[str]
+    modality: AgentModality
+    panels: list[PanelType]
+
+
+class AgentPublic(Struct, kw_only=True):
+    id: UUID
+    organization_id: UUID
+    name: str
+    instructions: str
+    model: str
+    voice: str | None
+    handoff_targets: list[UUID]
+    tools: list[str]
+    modality: AgentModality
+    panels: list[PanelType]
+    is_active: bool
+    current_version: int
+    created_at: datetime
+    updated_at: datetime
+
+    def snapshot(self) -> AgentSnapshot:
+        return AgentSnapshot(
+            name=self.name,
+            instructions=self.instructions,
+            model=self.model,
+            voice=self.voice,
+            handoff_targets=list(self.handoff_targets),
+            tools=list(self.tools),
+            modality=self.modality,
+            panels=list(self.panels),
+        )
+
+
+class AgentVersionPublic(Struct, kw_only=True):
+    id: UUID
+    agent_id: UUID
+    version: int
+    snapshot: AgentSnapshot
+    created_at: datetime
+    created_by: UUID | None
+
+
+class AgentExport(_Body):
+    """A portable agent: no ids or timestamps; handoff targets are agent names."""
+
+    name: Name
+    instructions: Instructions
+    model: ModelName | None = None
+    voice: VoiceName | None = None
+    modality: AgentModality | None = None
+    panels: list[PanelType] | None = None
+    tools: list[ToolName] | None = None
+    handoff_targets: list[Name] | None = None
+
+    def __post_init__(self) -> None:
+        _not_blank("name", self.name)
+        _not_blank("instructions", self.instructions)
+        _not_blank("model", self.model)
+        _not_blank("voice", self.voice)
+        _check_tools(self.tools)
+        _unique("panels", self.panels)
+        if self.handoff_targets is not None:
+            for index, value in enumerate(self.handoff_targets):
+                _not_blank(f"handoff_targets[{index}]", value)
+            _unique("handoff_targets", [v.casefold() for v in self.handoff_targets])
+
+
+class AgentImportRequest(_Body):
+    agents: list[AgentExport]
+
+
+class AgentImportResult(Struct, kw_only=True):
+    created: int
+    skipped: int
+    agents: list[AgentPublic]
+    skipped_names: list[str] = msgspec.field(default_factory=list)
+    dry_run: bool = False
+
+
+class AgentEvent(Struct, kw_only=True):
+    """One recorded change of an agent, in the organization's change feed."""
+
+    id: int
+    cursor: str
+    organization_id: UUID
+    agent_id: UUID
+    version: int
+    kind: AgentEventKind
+    actor_id: UUID | None
+    created_at: datetime
+
+
+class AgentEventPage(Struct, kw_only=True):
+    events: list[AgentEvent]
+    next_cursor: str | None
