@@ -44,7 +44,9 @@ ROUTE_HANDLERS = [
 def create_app(settings: Settings | None = None, *, database: Database | None = None) -> Litestar:
     """Build the app. Settings come from the environment unless given (tests pass their own)."""
     settings = settings or Settings.from_env()
-    database = database or Database(settings.database_url, pool_size=settings.db_pool_size)
+    owns_database = database is None
+    if database is None:
+        database = Database(settings.database_url, pool_size=settings.db_pool_size)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -53,7 +55,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         try:
             yield
         finally:
-            await database.close()
+            if owns_database:
+                await database.close()
 
     return Litestar(
         route_handlers=ROUTE_HANDLERS,

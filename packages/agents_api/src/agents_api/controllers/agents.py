@@ -4,7 +4,8 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Response, delete, get, post, route
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, HeaderParameter, Parameter, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
 from agents_api.openapi import problems
@@ -28,13 +29,13 @@ MAX_INT64 = 2**63 - 1
 
 IfMatch = Annotated[
     str | None,
-    Parameter(
-        header="If-Match",
+    HeaderParameter(
+        name="If-Match",
         required=False,
         description='Only apply when the agent is at this version, e.g. `"3"` (its `ETag`)',
     ),
 ]
-VersionNumber = Annotated[int, Parameter(ge=1, le=MAX_INT32, description="Version number")]
+VersionNumber = Annotated[int, PathParameter(ge=1, le=MAX_INT32, description="Version number")]
 
 
 def etag(version: int) -> str:
@@ -80,7 +81,10 @@ class AgentController(Controller):
         response_headers=None,
     )
     async def create(
-        self, data: AgentCreate, principal: Principal, database: Database
+        self,
+        data: AgentCreate,
+        principal: NamedDependency[Principal],
+        database: NamedDependency[Database],
     ) -> Response[AgentPublic]:
         async with database.session() as session:
             agent = await AgentService(session).create(
@@ -98,8 +102,8 @@ class AgentController(Controller):
     )
     async def list_agents(
         self,
-        principal: Principal,
-        read: ReadConnection,
+        principal: NamedDependency[Principal],
+        read: NamedDependency[ReadConnection],
         limit: Annotated[int, Parameter(ge=1, le=500, description="Page size")] = 100,
         offset: Annotated[int, Parameter(ge=0, le=MAX_INT64, description="Rows to skip")] = 0,
         q: Annotated[
@@ -132,9 +136,9 @@ class AgentController(Controller):
     )
     async def get_agent(
         self,
-        agent_id: UUID,
-        principal: Principal,
-        read: ReadConnection,
+        agent_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        read: NamedDependency[ReadConnection],
         if_none_match: Annotated[
             str | None, Parameter(header="If-None-Match", required=False)
         ] = None,
@@ -160,10 +164,10 @@ class AgentController(Controller):
     )
     async def update(
         self,
-        agent_id: UUID,
+        agent_id: FromPath[UUID],
         data: AgentUpdate,
-        principal: Principal,
-        database: Database,
+        principal: NamedDependency[Principal],
+        database: NamedDependency[Database],
         if_match: IfMatch = None,
     ) -> Response[AgentPublic]:
         expected = expected_version(if_match)
@@ -186,7 +190,11 @@ class AgentController(Controller):
         responses=problems(400, 401, 403, 404, 409),
     )
     async def delete_agent(
-        self, agent_id: UUID, principal: Principal, database: Database, force: bool = False
+        self,
+        agent_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        database: NamedDependency[Database],
+        force: FromQuery[bool] = False,
     ) -> None:
         async with database.session() as session:
             await AgentService(session).delete(
@@ -199,7 +207,10 @@ class AgentController(Controller):
         responses=problems(401, 404),
     )
     async def list_versions(
-        self, agent_id: UUID, principal: Principal, read: ReadConnection
+        self,
+        agent_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        read: NamedDependency[ReadConnection],
     ) -> list[AgentVersionPublic]:
         return await queries.list_versions(read, principal.organization_id, agent_id)
 
@@ -209,7 +220,11 @@ class AgentController(Controller):
         responses=problems(400, 401, 404),
     )
     async def get_version(
-        self, agent_id: UUID, version: VersionNumber, principal: Principal, read: ReadConnection
+        self,
+        agent_id: FromPath[UUID],
+        version: VersionNumber,
+        principal: NamedDependency[Principal],
+        read: NamedDependency[ReadConnection],
     ) -> AgentVersionPublic:
         return await queries.get_version(read, principal.organization_id, agent_id, version)
 
@@ -222,10 +237,10 @@ class AgentController(Controller):
     )
     async def restore(
         self,
-        agent_id: UUID,
+        agent_id: FromPath[UUID],
         version: VersionNumber,
-        principal: Principal,
-        database: Database,
+        principal: NamedDependency[Principal],
+        database: NamedDependency[Database],
         if_match: IfMatch = None,
     ) -> Response[AgentPublic]:
         expected = expected_version(if_match)
@@ -246,7 +261,10 @@ class AgentController(Controller):
         responses=problems(401, 403, 404, 409),
     )
     async def duplicate(
-        self, agent_id: UUID, principal: Principal, database: Database
+        self,
+        agent_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        database: NamedDependency[Database],
     ) -> Response[AgentPublic]:
         async with database.session() as session:
             agent = await AgentService(session).duplicate(

@@ -3,6 +3,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
@@ -23,7 +25,10 @@ class ApiKeyController(Controller):
         responses=problems(400, 401, 403),
     )
     async def create(
-        self, data: ApiKeyCreate, principal: Principal, database: Database
+        self,
+        data: ApiKeyCreate,
+        principal: NamedDependency[Principal],
+        database: NamedDependency[Database],
     ) -> ApiKeyCreated:
         async with database.session() as session:
             return await ApiKeyService(session).create(
@@ -31,7 +36,9 @@ class ApiKeyController(Controller):
             )
 
     @get("/", summary="List the organization's active API keys", responses=problems(401, 403))
-    async def list_keys(self, principal: Principal, database: Database) -> list[ApiKeyPublic]:
+    async def list_keys(
+        self, principal: NamedDependency[Principal], database: NamedDependency[Database]
+    ) -> list[ApiKeyPublic]:
         async with database.session() as session:
             keys = await ApiKeyService(session).list(principal.organization_id)
             return [api_key_public(k) for k in keys]
@@ -41,6 +48,11 @@ class ApiKeyController(Controller):
         summary="Revoke an API key; it stops working at once",
         responses=problems(401, 403, 404),
     )
-    async def revoke(self, key_id: UUID, principal: Principal, database: Database) -> None:
+    async def revoke(
+        self,
+        key_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        database: NamedDependency[Database],
+    ) -> None:
         async with database.session() as session:
             await ApiKeyService(session).revoke(principal.organization_id, key_id)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 
 from agents_api.openapi import problems
@@ -33,7 +34,11 @@ class AuthController(Controller):
         security=[],
     )
     async def signup(
-        self, data: SignupRequest, database: Database, settings: Settings, tokens: TokenCodec
+        self,
+        data: SignupRequest,
+        database: NamedDependency[Database],
+        settings: NamedDependency[Settings],
+        tokens: NamedDependency[TokenCodec],
     ) -> SignupResponse:
         if not settings.allow_signup:
             raise PermissionDeniedException("Sign-up is turned off on this deployment")
@@ -60,7 +65,10 @@ class AuthController(Controller):
         security=[],
     )
     async def login(
-        self, data: LoginRequest, database: Database, tokens: TokenCodec
+        self,
+        data: LoginRequest,
+        database: NamedDependency[Database],
+        tokens: NamedDependency[TokenCodec],
     ) -> TokenResponse:
         async with database.session() as session:
             user = await UserService(session).authenticate(data.email, data.password)
@@ -72,7 +80,7 @@ class AuthController(Controller):
 
     @get("/me", summary="Who the credential belongs to", responses=problems(401))
     async def me(
-        self, principal: Principal, database: Database
+        self, principal: NamedDependency[Principal], database: NamedDependency[Database]
     ) -> UserPublic | ApiKeyPrincipalPublic:
         async with database.session() as session:
             if principal.user_id is not None:

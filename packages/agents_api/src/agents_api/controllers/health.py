@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 
 from agents_api.openapi import problems
 from agents_api.problems import problem_response
@@ -19,7 +20,9 @@ class HealthController(Controller):
         return HealthStatus(status="ok")
 
     @get("/ready", summary="Readiness: the database answers", responses=problems(503))
-    async def ready(self, database: Database) -> Response[HealthStatus] | Response[bytes]:
+    async def ready(
+        self, database: NamedDependency[Database]
+    ) -> Response[HealthStatus] | Response[bytes]:
         try:
             await database.ping()
         except Exception:  # any failure to reach the database means not ready

@@ -3,6 +3,8 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
@@ -19,14 +21,19 @@ class UserController(Controller):
 
     @post("/", summary="Add a user to the organization", responses=problems(400, 401, 403, 409))
     async def create(
-        self, data: UserCreate, principal: Principal, database: Database
+        self,
+        data: UserCreate,
+        principal: NamedDependency[Principal],
+        database: NamedDependency[Database],
     ) -> UserPublic:
         async with database.session() as session:
             user = await UserService(session).create(principal.organization_id, data)
             return user_public(user)
 
     @get("/", summary="List the organization's users", responses=problems(401, 403))
-    async def list_users(self, principal: Principal, database: Database) -> list[UserPublic]:
+    async def list_users(
+        self, principal: NamedDependency[Principal], database: NamedDependency[Database]
+    ) -> list[UserPublic]:
         async with database.session() as session:
             users = await UserService(session).list(principal.organization_id)
             return [user_public(u) for u in users]
@@ -37,7 +44,11 @@ class UserController(Controller):
         responses=problems(400, 401, 403, 404, 409),
     )
     async def update(
-        self, user_id: UUID, data: UserUpdate, principal: Principal, database: Database
+        self,
+        user_id: FromPath[UUID],
+        data: UserUpdate,
+        principal: NamedDependency[Principal],
+        database: NamedDependency[Database],
     ) -> UserPublic:
         async with database.session() as session:
             user = await UserService(session).update(principal.organization_id, user_id, data)

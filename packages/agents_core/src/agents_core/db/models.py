@@ -47,8 +47,8 @@ class Organization(UUIDAuditBase):
 
     name: Mapped[str] = mapped_column(String(255))
 
-    users: Mapped[list[User]] = relationship(back_populates="organization", lazy="noload")
-    agents: Mapped[list[Agent]] = relationship(back_populates="organization", lazy="noload")
+    users: Mapped[list[User]] = relationship(back_populates="organization", lazy="raise")
+    agents: Mapped[list[Agent]] = relationship(back_populates="organization", lazy="raise")
 
 
 class User(UUIDAuditBase):
@@ -64,7 +64,7 @@ class User(UUIDAuditBase):
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
 
-    organization: Mapped[Organization] = relationship(back_populates="users", lazy="noload")
+    organization: Mapped[Organization] = relationship(back_populates="users", lazy="raise")
 
 
 class ApiKey(UUIDAuditBase):
@@ -124,9 +124,9 @@ class Agent(UUIDAuditBase):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     current_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
-    organization: Mapped[Organization] = relationship(back_populates="agents", lazy="noload")
+    organization: Mapped[Organization] = relationship(back_populates="agents", lazy="raise")
     versions: Mapped[list[AgentVersion]] = relationship(
-        back_populates="agent", lazy="noload", order_by="AgentVersion.version.desc()"
+        back_populates="agent", lazy="raise", order_by="AgentVersion.version.desc()"
     )
 
 
@@ -141,7 +141,7 @@ class AgentVersion(UUIDAuditBase):
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
 
-    agent: Mapped[Agent] = relationship(back_populates="versions", lazy="noload")
+    agent: Mapped[Agent] = relationship(back_populates="versions", lazy="raise")
 
 
 class _EventBase(DeclarativeBase):
