@@ -24,7 +24,7 @@ from agents_core.errors import (
     NotFound,
     VersionMismatch,
 )
-from agents_core.schemas import FieldError, ProblemDetails, split_field_message
+from agents_core.schemas import FieldError, split_field_message
 
 __all__ = ["PROBLEM_JSON", "exception_handlers", "problem_response"]
 
@@ -57,13 +57,16 @@ def problem_response(
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
-    problem = ProblemDetails(
-        status=status,
-        title=HTTPStatus(status).phrase,
-        detail=detail,
-        code=code or _STATUS_CODES.get(status, "error"),
-        errors=errors,
-    )
+    problem: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail is not None:
+        problem["detail"] = detail
+    problem["code"] = code or _STATUS_CODES.get(status, "error")
+    if errors:
+        problem["errors"] = errors
     return Response(
         content=msgspec.json.encode(problem),
         status_code=status,
@@ -92,7 +95,7 @@ def _on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[by
     )
 
 
-_UNKNOWN_FIELD = re.compile(r"unknown field `([^`]*)`")
+_NAMED_FIELD = re.compile(r"(unknown|missing required) field `([^`]*)`")
 
 
 def _validation_errors(extra: Any) -> list[FieldError]:
@@ -108,9 +111,10 @@ def _validation_errors(extra: Any) -> list[FieldError]:
             # key already holds the path to the item (e.g. ``agents[3]``).
             path = field if key in {"data", "body"} else f"{key}.{field}"
             errors.append(FieldError(field=path, message=text))
-        elif unknown := _UNKNOWN_FIELD.search(message):
+        elif named := _NAMED_FIELD.search(message):
             prefix = "" if key in {"data", "body"} else f"{key}."
-            errors.append(FieldError(field=prefix + unknown.group(1), message="unknown field"))
+            text = "unknown field" if named.group(1) == "unknown" else "this field is required"
+            errors.append(FieldError(field=prefix + named.group(2), message=text))
         else:
             errors.append(FieldError(field="body" if key == "data" else key, message=message))
     return errors
