@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from agents_api.body_limit import BodyLimitMiddleware
 from agents_api.cli_plugin import AgentsCLIPlugin
+from agents_api.controllers.agent_transfer import AgentTransferController
 from agents_api.controllers.agents import AgentController
 from agents_api.controllers.api_keys import ApiKeyController
 from agents_api.controllers.auth import AuthController
@@ -37,6 +38,7 @@ ROUTE_HANDLERS = [
     AuthController,
     UserController,
     ApiKeyController,
+    AgentTransferController,
     AgentController,
 ]
 

@@ -434,13 +434,23 @@ class AgentExport(_Body):
 
 
 class AgentImportRequest(_Body):
+    """``POST /agents/import``: the agents to create, in any order (handoff names may point
+    forward or backward in the batch, or at the organization's active agents)."""
+
     agents: list[AgentExport]
 
 
 class AgentImportResult(Struct, kw_only=True):
+    """What an import did (or, for a dry run, would do).
+
+    ``agents`` holds the created agents (empty on a dry run); ``created_names`` and
+    ``skipped_names`` name the items created (or to be created) and skipped, in batch order.
+    """
+
     created: int
     skipped: int
     agents: list[AgentPublic]
+    created_names: list[str] = msgspec.field(default_factory=list)
     skipped_names: list[str] = msgspec.field(default_factory=list)
     dry_run: bool = False
 
