@@ -10,6 +10,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 from agents_core.db.database import Database
+from agents_core.db.migrations import compare_type
 from agents_core.db.models import metadata
 
 config = context.config
@@ -21,7 +22,7 @@ def _configure(connection: Connection) -> None:
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
-        compare_type=True,
+        compare_type=compare_type,
         compare_server_default=False,
         transaction_per_migration=False,
     )

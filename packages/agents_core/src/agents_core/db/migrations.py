@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from advanced_alchemy.types import GUID
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -14,7 +15,14 @@ from sqlalchemy import func, select
 
 from agents_core.db.database import Database
 
-__all__ = ["alembic_config", "current_revision", "downgrade", "head_revision", "upgrade"]
+__all__ = [
+    "alembic_config",
+    "compare_type",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "upgrade",
+]
 
 _LOCK_KEY = 0x6167656E7473  # "agents": serializes migrations of several starting workers
 
@@ -70,3 +78,20 @@ async def current_revision(database: Database) -> str | None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def compare_type(
+    context: Any,
+    inspected_column: Any,
+    metadata_column: Any,
+    inspected_type: Any,
+    metadata_type: Any,
+) -> bool | None:
+    """Alembic's type comparison, minus one false alarm.
+
+    SQLite reflects advanced-alchemy's ``GUID`` (stored as ``BINARY(16)``) by type affinity as
+    ``NUMERIC``; that is the same column, not a change. Everything else: alembic's default.
+    """
+    if context.dialect.name == "sqlite" and isinstance(metadata_type, GUID):
+        return False
+    return None

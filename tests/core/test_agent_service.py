@@ -1,0 +1,164 @@
+"""The agent service and read queries without the web layer, on PostgreSQL and on SQLite."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from agents_core.agents import queries
+from agents_core.agents.service import AgentService
+from agents_core.db import migrations
+from agents_core.db.database import Database
+from agents_core.errors import (
+    AgentNameTaken,
+    AgentNotFound,
+    AgentReferenced,
+    InvalidHandoffTargets,
+    VersionMismatch,
+    VersionNotFound,
+)
+from agents_core.schemas import AgentCreate, AgentModality, AgentUpdate, PanelType
+from agents_core.users.service import UserService
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def db(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
+) -> AsyncIterator[Database]:
+    if request.param == "postgresql":
+        database = Database(pg_url)
+    else:
+        database = Database(f"sqlite:///{tmp_path}/service.db")
+        await migrations.upgrade(database)
+    yield database
+    await database.close()
+
+
+async def new_org(db: Database) -> uuid.UUID:
+    async with db.session() as session:
+        organization, _ = await UserService(session).signup(
+            organization_name="Org",
+            email=f"{secrets.token_hex(6)}@example.com",
+            password="password 1",
+            full_name=None,
+        )
+    return organization.id
+
+
+async def create(db: Database, org: uuid.UUID, **fields: object) -> uuid.UUID:
+    data = AgentCreate(**{"name": f"A {secrets.token_hex(3)}", "instructions": "x", **fields})  # type: ignore[arg-type]
+    async with db.session() as session:
+        agent = await AgentService(session).create(org, data)
+    return agent.id
+
+
+async def test_create_get_list(db: Database) -> None:
+    org = await new_org(db)
+    target = await create(db, org, name="Target")
+    agent_id = await create(
+        db,
+        org,
+        name="Full",
+        voice="v",
+        tools=["t1", "t2"],
+        modality=AgentModality.AUDIO_CAMERA,
+        panels=[PanelType.WHITEBOARD],
+        handoff_targets=[target],
+    )
+    async with db.read() as conn:
+        agent = await queries.get_agent(conn, org, agent_id)
+        page = await queries.list_agents(conn, org, tool="t2")
+        everything = await queries.list_agents(conn, org)
+        with pytest.raises(AgentNotFound):
+            await queries.get_agent(conn, await new_org(db), agent_id)
+    assert agent.handoff_targets == [target]
+    assert agent.tools == ["t1", "t2"]
+    assert agent.modality is AgentModality.AUDIO_CAMERA
+    assert agent.panels == [PanelType.WHITEBOARD]
+    assert agent.created_at.tzinfo is not None
+    assert [a.id for a in page.items] == [agent_id]
+    assert page.total == 1
+    assert [a.name for a in everything.items] == ["Full", "Target"]
+
+
+async def test_update_versions_restore(db: Database) -> None:
+    org = await new_org(db)
+    agent_id = await create(db, org, name="Versioned", tools=["a"])
+    async with db.session() as session:
+        service = AgentService(session)
+        await service.update(org, agent_id, AgentUpdate(tools=["a", "b"]))
+        await service.update(org, agent_id, AgentUpdate(name="Renamed", voice="nova"))
+        same = await service.update(org, agent_id, AgentUpdate(name="Renamed"))
+        assert same.current_version == 3
+        with pytest.raises(VersionMismatch):
+            await service.update(org, agent_id, AgentUpdate(name="X"), expected_version=2)
+    async with db.read() as conn:
+        versions = await queries.list_versions(conn, org, agent_id)
+        first = await queries.get_version(conn, org, agent_id, 1)
+        with pytest.raises(VersionNotFound):
+            await queries.get_version(conn, org, agent_id, 3)
+    assert [v.version for v in versions] == [2, 1]
+    assert first.snapshot.tools == ["a"]
+    assert first.snapshot.name == "Versioned"
+    async with db.session() as session:
+        restored = await AgentService(session).restore(org, agent_id, 1)
+    assert (restored.name, restored.tools, restored.voice, restored.current_version) == (
+        "Versioned",
+        ["a"],
+        None,
+        4,
+    )
+
+
+async def test_handoff_rules(db: Database) -> None:
+    org = await new_org(db)
+    other_org = await new_org(db)
+    foreign = await create(db, other_org)
+    target = await create(db, org)
+    agent_id = await create(db, org, handoff_targets=[target])
+    async with db.session() as session:
+        with pytest.raises(InvalidHandoffTargets) as caught:
+            await AgentService(session).update(
+                org, agent_id, AgentUpdate(handoff_targets=[target, agent_id, foreign])
+            )
+    assert [e.field for e in caught.value.errors or []] == [
+        "handoff_targets[1]",
+        "handoff_targets[2]",
+    ]
+    async with db.session() as session:
+        with pytest.raises(AgentReferenced):
+            await AgentService(session).delete(org, target)
+    async with db.session() as session:
+        changed = await AgentService(session).delete(org, target, force=True)
+    assert changed == [agent_id]
+    async with db.read() as conn:
+        agent = await queries.get_agent(conn, org, agent_id)
+    assert agent.handoff_targets == []
+    assert agent.current_version == 2
+
+
+async def test_names_unique_among_active(db: Database) -> None:
+    org = await new_org(db)
+    first = await create(db, org, name="Same")
+    with pytest.raises(AgentNameTaken):
+        await create(db, org, name="SAME")
+    async with db.session() as session:
+        await AgentService(session).delete(org, first)
+    await create(db, org, name="same")
+
+
+async def test_failed_write_rolls_back_everything(db: Database) -> None:
+    org = await new_org(db)
+    agent_id = await create(db, org, name="Stable")
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            await AgentService(session).update(org, agent_id, AgentUpdate(name="Changed"))
+            raise RuntimeError("abort after the write")
+    async with db.read() as conn:
+        agent = await queries.get_agent(conn, org, agent_id)
+        versions = await queries.list_versions(conn, org, agent_id)
+    assert (agent.name, agent.current_version, versions) == ("Stable", 1, [])
