@@ -154,10 +154,14 @@ async def test_names_unique_among_active(db: Database) -> None:
 async def test_failed_write_rolls_back_everything(db: Database) -> None:
     org = await new_org(db)
     agent_id = await create(db, org, name="Stable")
-    with pytest.raises(RuntimeError):
+
+    async def write_then_fail() -> None:
         async with db.session() as session:
             await AgentService(session).update(org, agent_id, AgentUpdate(name="Changed"))
             raise RuntimeError("abort after the write")
+
+    with pytest.raises(RuntimeError):
+        await write_then_fail()
     async with db.read() as conn:
         agent = await queries.get_agent(conn, org, agent_id)
         versions = await queries.list_versions(conn, org, agent_id)
