@@ -75,3 +75,19 @@ async def test_each_step_downgrades(empty_db: Database) -> None:
     assert await migrations.current_revision(empty_db) != head
     await migrations.upgrade(empty_db)
     assert await migrations.current_revision(empty_db) == head
+
+
+async def test_workers_starting_together_migrate_once() -> None:
+    """Several processes starting at once on PostgreSQL: one migrates, the rest wait."""
+    import asyncio
+
+    url = await create_scratch_database("agents_migrations")
+    databases = [Database(url) for _ in range(4)]
+    try:
+        await asyncio.gather(*(migrations.upgrade(db) for db in databases))
+        assert await migrations.current_revision(databases[0]) == migrations.head_revision()
+        assert await _tables(databases[0]) == TABLES
+    finally:
+        for db in databases:
+            await db.close()
+        await drop_scratch_database(url)

@@ -1,0 +1,70 @@
+"""Settings: typed, from AGENTS_* variables, failing at start-up with a message that helps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agents_api.settings import Settings, SettingsError
+
+
+def test_defaults(tmp_path: Path) -> None:
+    settings = Settings.from_env({"AGENTS_VAR_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path}/agents.db"
+    assert settings.access_token_ttl == 3600
+    assert settings.allow_signup is True
+    assert settings.env == "development"
+
+
+def test_development_key_is_generated_once_and_kept(tmp_path: Path) -> None:
+    first = Settings.from_env({"AGENTS_VAR_DIR": str(tmp_path)})
+    second = Settings.from_env({"AGENTS_VAR_DIR": str(tmp_path)})
+    assert len(first.secret_key) >= 32
+    assert first.secret_key == second.secret_key
+    key_file = tmp_path / "secret_key"
+    assert key_file.read_text() == first.secret_key
+    assert key_file.stat().st_mode & 0o077 == 0
+
+
+def test_production_refuses_to_start_without_a_key(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="AGENTS_SECRET_KEY") as caught:
+        Settings.from_env({"AGENTS_ENV": "production", "AGENTS_VAR_DIR": str(tmp_path)})
+    assert "export AGENTS_SECRET_KEY=" in str(caught.value)
+    assert not (tmp_path / "secret_key").exists()
+    with pytest.raises(SettingsError, match="too short"):
+        Settings.from_env({"AGENTS_ENV": "production", "AGENTS_SECRET_KEY": "short"})
+    ok = Settings.from_env({"AGENTS_ENV": "production", "AGENTS_SECRET_KEY": "k" * 40})
+    assert ok.is_production
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AGENTS_ACCESS_TOKEN_TTL", "soon"),
+        ("AGENTS_ACCESS_TOKEN_TTL", "0"),
+        ("AGENTS_ALLOW_SIGNUP", "maybe"),
+        ("AGENTS_ENV", "staging"),
+        ("AGENTS_DATABASE_URL", "mysql://db/agents"),
+        ("AGENTS_DATABASE_URL", "not a url"),
+        ("AGENTS_DB_POOL_SIZE", "-3"),
+    ],
+)
+def test_bad_values_name_the_variable(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({"AGENTS_VAR_DIR": str(tmp_path), name: value})
+
+
+def test_values_are_read(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "AGENTS_VAR_DIR": str(tmp_path),
+            "AGENTS_DATABASE_URL": "postgresql://u:p@db:5432/agents",
+            "AGENTS_SECRET_KEY": "s" * 40,
+            "AGENTS_ACCESS_TOKEN_TTL": "600",
+            "AGENTS_ALLOW_SIGNUP": "false",
+        }
+    )
+    assert settings.database_url == "postgresql://u:p@db:5432/agents"
+    assert (settings.access_token_ttl, settings.allow_signup) == (600, False)
+    assert settings.secret_key == "s" * 40
