@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import msgspec
 from sqlalchemy import String, Uuid, bindparam, func, select
@@ -398,38 +398,78 @@ class AgentService:
     ) -> AgentPublic:
         """A new agent with the same configuration, named ``"<name> (Copy)"`` (or the first
         free ``(Copy N)``), at version 1 with no history."""
-        source = await self._lock(organization_id, agent_id)
+        stmt = select(Agent).where(
+            Agent.id == agent_id,
+            Agent.organization_id == organization_id,
+            Agent.is_active.is_(True),
+        )
+        found = (await self.session.scalars(stmt)).first()
+        if found is None:
+            raise AgentNotFound()
+        # Plain values: a failed attempt below rolls back a savepoint, which expires every
+        # object of the session.
+        source = agent_snapshot(found)
+        # The copy hands off to the same agents: share-lock them so that none can be deleted
+        # before the copy commits (a delete locks its agent first, then looks for referrers,
+        # so it waits and then sees the copy). A target deleted while we waited is left out,
+        # as the delete's ``force`` would have done to the source.
+        targets = list(source.handoff_targets)
+        if targets:
+            locked = select(Agent.id).where(
+                Agent.organization_id == organization_id,
+                Agent.is_active.is_(True),
+                Agent.id.in_(targets),
+            )
+            locked = locked.order_by(Agent.id).with_for_update(read=True)
+            alive = set(await self.session.scalars(locked))
+            targets = [t for t in targets if t in alive]
+
+        # Every candidate name starts with this prefix (for up to 99999 copies), so one query
+        # finds the ones already taken.
         prefix = source.name[: MAX_NAME_LENGTH - len(" (Copy 99999)")]
-        stmt = select(func.lower(Agent.name)).where(
+        taken_stmt = select(func.lower(Agent.name)).where(
             Agent.organization_id == organization_id,
             Agent.is_active.is_(True),
             Agent.name.istartswith(prefix, autoescape=True),
         )
-        taken = set((await self.session.scalars(stmt)).all())
+        taken = set((await self.session.scalars(taken_stmt)).all())
         attempt = 1
-        while copy_name(source.name, attempt).lower() in taken:
-            attempt += 1
-        copy = Agent(
-            organization_id=organization_id,
-            name=copy_name(source.name, attempt),
-            instructions=source.instructions,
-            model=source.model,
-            voice=source.voice,
-            handoff_targets=list(source.handoff_targets),
-            tools=list(source.tools),
-            modality=source.modality,
-            panels=list(source.panels),
-            is_active=True,
-            current_version=1,
-        )
-        self.session.add(copy)
-        await self._flush(copy.name)
-        await record_events(
-            self.session,
-            [(organization_id, copy.id, 1, AgentEventKind.DUPLICATED)],
-            actor_id=actor_id,
-        )
-        return agent_public(copy)
+        for _ in range(5):
+            while copy_name(source.name, attempt).lower() in taken:
+                attempt += 1
+            name = copy_name(source.name, attempt)
+            copy = Agent(
+                id=uuid4(),
+                organization_id=organization_id,
+                name=name,
+                instructions=source.instructions,
+                model=source.model,
+                voice=source.voice,
+                handoff_targets=targets,
+                tools=list(source.tools),
+                modality=source.modality.value,
+                panels=[p.value for p in source.panels],
+                is_active=True,
+                current_version=1,
+            )
+            try:
+                # Added inside the savepoint, so that a conflict discards it with the savepoint.
+                async with self.session.begin_nested():
+                    self.session.add(copy)
+                    await self.session.flush()
+            except IntegrityError as exc:
+                if not _is_name_conflict(exc):
+                    raise
+                # A concurrent writer took the name after we looked: try the next one.
+                taken.add(name.lower())
+                continue
+            await record_events(
+                self.session,
+                [(organization_id, copy.id, 1, AgentEventKind.DUPLICATED)],
+                actor_id=actor_id,
+            )
+            return agent_public(copy)
+        raise AgentNameTaken(f"No free name for a copy of {source.name!r}; try again")
 
     async def active_names(self, organization_id: UUID) -> dict[str, UUID]:
         """Lower-cased name → id of every active agent of the organization."""
