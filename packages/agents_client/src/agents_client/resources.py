@@ -1,0 +1,394 @@
+"""The resources, one per aggregate, each method described once for both clients.
+
+Every method here is a builder: it says which request to send and how to read the answer, and
+nothing else. :mod:`agents_client.endpoints` turns it into a blocking method on
+:class:`~agents_client.AgentsClient` and a coroutine on :class:`~agents_client.AsyncAgentsClient`.
+The ``route`` parameter is supplied by the decorator (it is the route it declares); callers never
+pass it.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Final
+from uuid import UUID
+
+import httpx
+import msgspec
+
+from agents_client.endpoints import Resource, S, endpoint, pager
+from agents_client.spec import (
+    Page,
+    PageWalk,
+    RequestSpec,
+    Route,
+    json_of,
+    list_of,
+    no_content,
+    page_of,
+)
+from agents_core.schemas import (
+    AgentCreate,
+    AgentEvent,
+    AgentEventPage,
+    AgentExport,
+    AgentImportRequest,
+    AgentImportResult,
+    AgentModality,
+    AgentPublic,
+    AgentUpdate,
+    AgentVersionPublic,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPrincipalPublic,
+    ApiKeyPublic,
+    HealthStatus,
+    LoginRequest,
+    SignupRequest,
+    SignupResponse,
+    TokenResponse,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
+
+__all__ = [
+    "AgentsResource",
+    "ApiKeysResource",
+    "AuthResource",
+    "HealthResource",
+    "UsersResource",
+    "VersionsResource",
+]
+
+Id = UUID | str
+"""Ids are UUIDs; their string form is accepted too."""
+
+DEFAULT_PAGE_SIZE: Final = 100
+
+
+def _if_match(expected_version: int | None) -> dict[str, str]:
+    return {} if expected_version is None else {"If-Match": f'"{expected_version}"'}
+
+
+class HealthResource(Resource[S]):
+    """``/health``: no credentials needed."""
+
+    @endpoint("GET", "/health")
+    def live(self, route: Route) -> RequestSpec[HealthStatus]:
+        """Liveness: the API process is up."""
+        return RequestSpec(route, json_of(HealthStatus), authenticated=False)
+
+    @endpoint("GET", "/health/ready")
+    def ready(self, route: Route) -> RequestSpec[HealthStatus]:
+        """Readiness: the database answers. Raises :class:`ServerError` (503) when it does not;
+        not retried, so a probe learns the state at once."""
+        return RequestSpec(route, json_of(HealthStatus), authenticated=False, retry=False)
+
+
+class _MeProbe(msgspec.Struct):
+    api_key: msgspec.Raw | None = None
+
+
+_ME_PROBE: Final = msgspec.json.Decoder(_MeProbe)
+
+
+def _parse_me(response: httpx.Response) -> UserPublic | ApiKeyPrincipalPublic:
+    # Two untagged object types cannot be one msgspec union: look at the shape first.
+    try:
+        is_key = _ME_PROBE.decode(response.content).api_key is not None
+    except msgspec.DecodeError:
+        is_key = False
+    if is_key:
+        return json_of(ApiKeyPrincipalPublic)(response)
+    return json_of(UserPublic)(response)
+
+
+class AuthResource(Resource[S]):
+    """Sign-up, login and the current credential."""
+
+    @endpoint("POST", "/api/v1/auth/signup")
+    def signup(
+        self, route: Route, body: SignupRequest, *, use_token: bool = True
+    ) -> RequestSpec[SignupResponse]:
+        """Create an organization and its first admin. With ``use_token`` (the default) the
+        client uses the new access token for the calls that follow."""
+        return RequestSpec(
+            route,
+            json_of(SignupResponse),
+            body=body,
+            authenticated=False,
+            on_result=(lambda r: self._sender.set_token(r.access_token)) if use_token else None,
+        )
+
+    @endpoint("POST", "/api/v1/auth/login")
+    def login(
+        self, route: Route, email: str, password: str, *, use_token: bool = True
+    ) -> RequestSpec[TokenResponse]:
+        """Exchange email and password for an access token. With ``use_token`` (the default)
+        the client uses it for the calls that follow. A wrong email or password raises
+        :class:`AuthenticationError`."""
+        return RequestSpec(
+            route,
+            json_of(TokenResponse),
+            body=LoginRequest(email=email, password=password),
+            authenticated=False,
+            on_result=(lambda r: self._sender.set_token(r.access_token)) if use_token else None,
+        )
+
+    @endpoint("GET", "/api/v1/auth/me")
+    def me(self, route: Route) -> RequestSpec[UserPublic | ApiKeyPrincipalPublic]:
+        """Who the credential belongs to: the user, or for an API key the key and its role."""
+        return RequestSpec(route, _parse_me)
+
+
+class UsersResource(Resource[S]):
+    """The organization's users (admin only)."""
+
+    @endpoint("POST", "/api/v1/users")
+    def create(self, route: Route, body: UserCreate) -> RequestSpec[UserPublic]:
+        """Add a user to the caller's organization; ``email_taken`` → :class:`ConflictError`."""
+        return RequestSpec(route, json_of(UserPublic), body=body)
+
+    @endpoint("GET", "/api/v1/users")
+    def list(self, route: Route) -> RequestSpec[builtins.list[UserPublic]]:
+        """Every user of the organization."""
+        return RequestSpec(route, list_of(UserPublic))
+
+    @endpoint("PATCH", "/api/v1/users/{user_id}")
+    def update(self, route: Route, user_id: Id, changes: UserUpdate) -> RequestSpec[UserPublic]:
+        """Change role, active state or name (only the members set in ``changes``)."""
+        return RequestSpec(
+            route, json_of(UserPublic), path_params={"user_id": user_id}, body=changes
+        )
+
+
+class ApiKeysResource(Resource[S]):
+    """API keys for services and workers (admin only)."""
+
+    @endpoint("POST", "/api/v1/api-keys")
+    def create(self, route: Route, body: ApiKeyCreate) -> RequestSpec[ApiKeyCreated]:
+        """Create a key. ``key`` in the answer is the only time the secret is shown."""
+        return RequestSpec(route, json_of(ApiKeyCreated), body=body)
+
+    @endpoint("GET", "/api/v1/api-keys")
+    def list(self, route: Route) -> RequestSpec[builtins.list[ApiKeyPublic]]:
+        """The organization's active keys, without their secrets."""
+        return RequestSpec(route, list_of(ApiKeyPublic))
+
+    @endpoint("DELETE", "/api/v1/api-keys/{key_id}")
+    def delete(self, route: Route, key_id: Id) -> RequestSpec[None]:
+        """Revoke a key; it stops working at once."""
+        return RequestSpec(route, no_content, path_params={"key_id": key_id})
+
+
+class VersionsResource(Resource[S]):
+    """An agent's saved versions."""
+
+    @endpoint("GET", "/api/v1/agents/{agent_id}/versions")
+    def list(self, route: Route, agent_id: Id) -> RequestSpec[builtins.list[AgentVersionPublic]]:
+        """Saved versions, newest first."""
+        return RequestSpec(route, list_of(AgentVersionPublic), path_params={"agent_id": agent_id})
+
+    @endpoint("GET", "/api/v1/agents/{agent_id}/versions/{version}")
+    def get(self, route: Route, agent_id: Id, version: int) -> RequestSpec[AgentVersionPublic]:
+        """One saved version; ``version_not_found`` → :class:`NotFoundError`."""
+        return RequestSpec(
+            route,
+            json_of(AgentVersionPublic),
+            path_params={"agent_id": agent_id, "version": version},
+        )
+
+    @endpoint("POST", "/api/v1/agents/{agent_id}/versions/{version}/restore")
+    def restore(
+        self, route: Route, agent_id: Id, version: int, *, expected_version: int | None = None
+    ) -> RequestSpec[AgentPublic]:
+        """Make a saved version the current configuration (the replaced one is saved first).
+        With ``expected_version``, fails with :class:`PreconditionFailedError` unless the agent
+        is still at that version."""
+        return RequestSpec(
+            route,
+            json_of(AgentPublic),
+            path_params={"agent_id": agent_id, "version": version},
+            headers=_if_match(expected_version),
+        )
+
+
+def _next_offset(
+    spec: RequestSpec[Page[AgentPublic]], page: Page[AgentPublic]
+) -> RequestSpec[Page[AgentPublic]] | None:
+    if not page.has_more:
+        return None
+    return spec.with_query(offset=page.offset + len(page.items))
+
+
+def _next_cursor(
+    spec: RequestSpec[AgentEventPage], page: AgentEventPage
+) -> RequestSpec[AgentEventPage] | None:
+    if not page.events or page.next_cursor is None:
+        return None
+    return spec.with_query(after=page.next_cursor)
+
+
+def _agent_items(page: Page[AgentPublic]) -> builtins.list[AgentPublic]:
+    return page.items
+
+
+def _event_items(page: AgentEventPage) -> builtins.list[AgentEvent]:
+    return page.events
+
+
+class AgentsResource(Resource[S]):
+    """Agents of the caller's organization; ``versions`` holds their history."""
+
+    def __init__(self, sender: S) -> None:
+        super().__init__(sender)
+        self.versions: VersionsResource[S] = VersionsResource(sender)
+
+    @endpoint("POST", "/api/v1/agents")
+    def create(self, route: Route, body: AgentCreate) -> RequestSpec[AgentPublic]:
+        """Create an agent (version 1). ``agent_name_taken`` → :class:`ConflictError`, bad
+        handoff targets → :class:`BadRequestError`."""
+        return RequestSpec(route, json_of(AgentPublic), body=body)
+
+    @endpoint("GET", "/api/v1/agents")
+    def list(
+        self,
+        route: Route,
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        q: str | None = None,
+        modality: AgentModality | None = None,
+        tool: str | None = None,
+    ) -> RequestSpec[Page[AgentPublic]]:
+        """One page of active agents, newest first; ``total`` counts every match. ``q`` is a
+        case-insensitive substring of the name, ``tool`` keeps agents that have that tool."""
+        return RequestSpec(
+            route,
+            page_of(AgentPublic),
+            query={"limit": limit, "offset": offset, "q": q, "modality": modality, "tool": tool},
+        )
+
+    @pager("GET", "/api/v1/agents")
+    def iterate(
+        self,
+        route: Route,
+        *,
+        q: str | None = None,
+        modality: AgentModality | None = None,
+        tool: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> PageWalk[Page[AgentPublic], AgentPublic]:
+        """Every matching agent, fetching pages of ``page_size`` as it goes. Pages are read by
+        offset: agents created or deleted meanwhile can shift an item into the next page or out
+        of it."""
+        first = RequestSpec(
+            route,
+            page_of(AgentPublic),
+            query={"limit": page_size, "offset": 0, "q": q, "modality": modality, "tool": tool},
+        )
+        return PageWalk(first=first, items=_agent_items, follow=_next_offset)
+
+    @endpoint("GET", "/api/v1/agents/{agent_id}")
+    def get(self, route: Route, agent_id: Id) -> RequestSpec[AgentPublic]:
+        """One agent; deleted, missing or another organization's → :class:`NotFoundError`."""
+        return RequestSpec(route, json_of(AgentPublic), path_params={"agent_id": agent_id})
+
+    @endpoint("PUT", "/api/v1/agents/{agent_id}")
+    def update(
+        self,
+        route: Route,
+        agent_id: Id,
+        changes: AgentUpdate,
+        *,
+        expected_version: int | None = None,
+    ) -> RequestSpec[AgentPublic]:
+        """Change the members set in ``changes`` (``voice=None`` clears the voice); a change
+        saves the previous configuration as a version. With ``expected_version`` (sent as
+        ``If-Match``), fails with :class:`PreconditionFailedError` unless the agent is still at
+        that version. Sent as ``PUT``, so it is retried on transient failures; if a retried
+        attempt had in fact been applied, ``expected_version`` makes the retry fail with 412
+        rather than go unnoticed."""
+        return RequestSpec(
+            route,
+            json_of(AgentPublic),
+            path_params={"agent_id": agent_id},
+            body=changes,
+            headers=_if_match(expected_version),
+        )
+
+    @endpoint("PATCH", "/api/v1/agents/{agent_id}")
+    def patch(
+        self,
+        route: Route,
+        agent_id: Id,
+        changes: AgentUpdate,
+        *,
+        expected_version: int | None = None,
+    ) -> RequestSpec[AgentPublic]:
+        """:meth:`update` sent as ``PATCH`` (the API gives both the same meaning); never
+        retried automatically."""
+        return RequestSpec(
+            route,
+            json_of(AgentPublic),
+            path_params={"agent_id": agent_id},
+            body=changes,
+            headers=_if_match(expected_version),
+        )
+
+    @endpoint("DELETE", "/api/v1/agents/{agent_id}")
+    def delete(self, route: Route, agent_id: Id, *, force: bool = False) -> RequestSpec[None]:
+        """Soft-delete an agent. If other agents hand off to it → :class:`ConflictError`
+        (``agent_referenced``), unless ``force``, which also removes it from their targets."""
+        return RequestSpec(
+            route,
+            no_content,
+            path_params={"agent_id": agent_id},
+            query={"force": True if force else None},
+        )
+
+    @endpoint("POST", "/api/v1/agents/{agent_id}/duplicate")
+    def duplicate(self, route: Route, agent_id: Id) -> RequestSpec[AgentPublic]:
+        """A new agent with the same configuration, named ``"<name> (Copy)"`` (or ``(Copy 2)``…)."""
+        return RequestSpec(route, json_of(AgentPublic), path_params={"agent_id": agent_id})
+
+    @endpoint("GET", "/api/v1/agents/export")
+    def export(self, route: Route) -> RequestSpec[builtins.list[AgentExport]]:
+        """Every active agent in portable form (handoff targets by name)."""
+        return RequestSpec(route, list_of(AgentExport))
+
+    @endpoint("POST", "/api/v1/agents/import")
+    def import_agents(
+        self,
+        route: Route,
+        agents: AgentImportRequest | Sequence[AgentExport],
+        *,
+        dry_run: bool = False,
+    ) -> RequestSpec[AgentImportResult]:
+        """Create the given agents (e.g. another organization's :meth:`export`), skipping names
+        that exist; all or nothing. ``dry_run`` validates and reports without writing."""
+        body = (
+            agents
+            if isinstance(agents, AgentImportRequest)
+            else AgentImportRequest(agents=builtins.list(agents))
+        )
+        return RequestSpec(route, json_of(AgentImportResult), body=body, query={"dry_run": dry_run})
+
+    @endpoint("GET", "/api/v1/agents/events")
+    def events(
+        self, route: Route, *, after: str | None = None, limit: int | None = None
+    ) -> RequestSpec[AgentEventPage]:
+        """One page of the organization's change feed, after the opaque cursor ``after``."""
+        return RequestSpec(route, json_of(AgentEventPage), query={"after": after, "limit": limit})
+
+    @pager("GET", "/api/v1/agents/events")
+    def iter_events(
+        self, route: Route, *, after: str | None = None, limit: int | None = None
+    ) -> PageWalk[AgentEventPage, AgentEvent]:
+        """Every event after ``after``, following ``next_cursor`` page by page (``limit`` per
+        page) until the feed has no more. To follow it later, start again after the last
+        event's ``cursor``."""
+        first = RequestSpec(route, json_of(AgentEventPage), query={"after": after, "limit": limit})
+        return PageWalk(first=first, items=_event_items, follow=_next_cursor)

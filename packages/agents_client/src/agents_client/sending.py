@@ -1,0 +1,257 @@
+"""Sending a :class:`~agents_client.spec.RequestSpec`: the only code that differs between sync and
+async. Everything else — URL, headers, retry decisions, error mapping, decoding — is shared in
+:class:`SenderBase`; the two senders are the same few lines, one with ``await``.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncIterator, Iterator
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Final, TypeVar, final
+
+import anyio
+import httpx
+
+from agents_client.errors import (
+    AgentsError,
+    APIConnectionError,
+    APITimeoutError,
+    parse_retry_after,
+    status_error,
+)
+from agents_client.spec import PageWalk, RequestSpec
+
+__all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "AsyncSender",
+    "SenderBase",
+    "SyncSender",
+]
+
+T = TypeVar("T")
+PageT = TypeVar("PageT")
+ItemT = TypeVar("ItemT")
+
+DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_MAX_RETRIES: Final = 2
+
+RETRY_STATUSES: Final = frozenset({429, 503})
+INITIAL_RETRY_DELAY: Final = 0.5
+MAX_RETRY_DELAY: Final = 8.0
+MAX_RETRY_AFTER: Final = 60.0
+"""A ``Retry-After`` longer than this is not waited for; the normal backoff applies instead."""
+
+try:
+    _VERSION = version("agents-client")
+except PackageNotFoundError:  # running from a source tree without metadata
+    _VERSION = "0"
+USER_AGENT: Final = f"agents-client/{_VERSION} httpx/{httpx.__version__}"
+
+
+def backoff_delay(attempt: int) -> float:
+    """Exponential backoff with jitter: about 0.5 s, 1 s, 2 s … up to 8 s, each scaled by a random
+    factor in [0.5, 1) so that many clients failing together do not retry together."""
+    ceiling = min(INITIAL_RETRY_DELAY * 2.0**attempt, MAX_RETRY_DELAY)
+    return ceiling * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+
+
+class SenderBase:
+    """Connection settings and the decisions shared by both senders."""
+
+    def __init__(
+        self,
+        base_url: str | httpx.URL,
+        *,
+        api_key: str | None,
+        token: str | None,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+    ) -> None:
+        if api_key is not None and token is not None:
+            raise ValueError("pass api_key or token, not both: each is a bearer credential")
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        self.base_url = str(base_url).rstrip("/")
+        self.credential = api_key if api_key is not None else token
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.max_retries = max_retries
+
+    def set_token(self, token: str | None) -> None:
+        """Use this bearer credential (an access token or an API key) for the calls that follow."""
+        self.credential = token
+
+    def headers_for(self, spec: RequestSpec[Any]) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if spec.body is not None:
+            headers["Content-Type"] = "application/json"
+        if spec.authenticated and self.credential is not None:
+            headers["Authorization"] = f"Bearer {self.credential}"
+        headers.update(spec.headers)
+        return headers
+
+    def url_for(self, spec: RequestSpec[Any]) -> str:
+        return self.base_url + spec.url_path
+
+    def delay_after_response(
+        self, spec: RequestSpec[Any], attempt: int, response: httpx.Response
+    ) -> float | None:
+        """How long to wait before trying again, or ``None`` to keep this answer."""
+        if (
+            response.status_code not in RETRY_STATUSES
+            or not spec.retryable
+            or attempt >= self.max_retries
+        ):
+            return None
+        asked = parse_retry_after(response.headers.get("Retry-After"))
+        if asked is not None and asked <= MAX_RETRY_AFTER:
+            return asked
+        return backoff_delay(attempt)
+
+    def delay_after_error(
+        self, spec: RequestSpec[Any], attempt: int, exc: httpx.TransportError
+    ) -> float:
+        """How long to wait before trying again; raises the SDK's error when it should not."""
+        error: AgentsError
+        if isinstance(exc, httpx.TimeoutException):
+            error = APITimeoutError(f"{spec.route}: timed out ({exc})", request=_request(exc))
+        else:
+            error = APIConnectionError(f"{spec.route}: {exc!r}", request=_request(exc))
+        permanent = isinstance(exc, httpx.UnsupportedProtocol)
+        if permanent or not spec.retryable or attempt >= self.max_retries:
+            raise error from exc
+        return backoff_delay(attempt)
+
+    @staticmethod
+    def finish(spec: RequestSpec[T], response: httpx.Response) -> T:
+        """The answer as the spec's type, or the typed error."""
+        if response.is_error:
+            raise status_error(response)
+        result = spec.parse(response)
+        if spec.on_result is not None:
+            spec.on_result(result)
+        return result
+
+
+def _request(exc: httpx.TransportError) -> httpx.Request | None:
+    try:
+        return exc.request
+    except RuntimeError:  # raised by httpx when the error was created without a request
+        return None
+
+
+@final
+class SyncSender(SenderBase):
+    """Sends specs over an ``httpx.Client``."""
+
+    def __init__(
+        self,
+        base_url: str | httpx.URL,
+        *,
+        api_key: str | None,
+        token: str | None,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+        http_client: httpx.Client | None,
+    ) -> None:
+        super().__init__(
+            base_url, api_key=api_key, token=token, timeout=timeout, max_retries=max_retries
+        )
+        self.owns_http_client = http_client is None
+        self.http = http_client if http_client is not None else httpx.Client(timeout=self.timeout)
+
+    def send(self, spec: RequestSpec[T]) -> T:
+        attempt = 0
+        while True:
+            request = self.http.build_request(
+                spec.route.method,
+                self.url_for(spec),
+                params=spec.params,
+                content=spec.content(),
+                headers=self.headers_for(spec),
+                timeout=self.timeout,
+            )
+            try:
+                response = self.http.send(request)
+            except httpx.TransportError as exc:
+                delay = self.delay_after_error(spec, attempt, exc)
+            else:
+                found = self.delay_after_response(spec, attempt, response)
+                if found is None:
+                    return self.finish(spec, response)
+                response.close()
+                delay = found
+            attempt += 1
+            time.sleep(delay)
+
+    def walk(self, walk: PageWalk[PageT, ItemT]) -> Iterator[ItemT]:
+        spec: RequestSpec[PageT] | None = walk.first
+        while spec is not None:
+            page = self.send(spec)
+            yield from walk.items(page)
+            spec = walk.follow(spec, page)
+
+    def close(self) -> None:
+        if self.owns_http_client:
+            self.http.close()
+
+
+@final
+class AsyncSender(SenderBase):
+    """Sends specs over an ``httpx.AsyncClient``."""
+
+    def __init__(
+        self,
+        base_url: str | httpx.URL,
+        *,
+        api_key: str | None,
+        token: str | None,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+        http_client: httpx.AsyncClient | None,
+    ) -> None:
+        super().__init__(
+            base_url, api_key=api_key, token=token, timeout=timeout, max_retries=max_retries
+        )
+        self.owns_http_client = http_client is None
+        self.http = (
+            http_client if http_client is not None else httpx.AsyncClient(timeout=self.timeout)
+        )
+
+    async def send(self, spec: RequestSpec[T]) -> T:
+        attempt = 0
+        while True:
+            request = self.http.build_request(
+                spec.route.method,
+                self.url_for(spec),
+                params=spec.params,
+                content=spec.content(),
+                headers=self.headers_for(spec),
+                timeout=self.timeout,
+            )
+            try:
+                response = await self.http.send(request)
+            except httpx.TransportError as exc:
+                delay = self.delay_after_error(spec, attempt, exc)
+            else:
+                found = self.delay_after_response(spec, attempt, response)
+                if found is None:
+                    return self.finish(spec, response)
+                await response.aclose()
+                delay = found
+            attempt += 1
+            await anyio.sleep(delay)
+
+    async def walk(self, walk: PageWalk[PageT, ItemT]) -> AsyncIterator[ItemT]:
+        spec: RequestSpec[PageT] | None = walk.first
+        while spec is not None:
+            page = await self.send(spec)
+            for item in walk.items(page):
+                yield item
+            spec = walk.follow(spec, page)
+
+    async def close(self) -> None:
+        if self.owns_http_client:
+            await self.http.aclose()
