@@ -12,18 +12,19 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.router import Router
 
 from agents_api.body_limit import BodyLimitMiddleware
 from agents_api.cli_plugin import AgentsCLIPlugin
 from agents_api.controllers.agent_transfer import AgentTransferController
 from agents_api.controllers.agents import AgentController
 from agents_api.controllers.api_keys import ApiKeyController
-from agents_api.controllers.auth import AuthController
+from agents_api.controllers.auth import AuthController, SessionController
 from agents_api.controllers.health import HealthController
 from agents_api.controllers.users import UserController
 from agents_api.dependencies import dependencies
 from agents_api.problems import exception_handlers
-from agents_api.security import RequestContextMiddleware
+from agents_api.security import PUBLIC, RequestContextMiddleware
 from agents_api.settings import Settings
 from agents_api.tokens import TokenCodec
 from agents_core.db import migrations
@@ -33,8 +34,10 @@ __all__ = ["create_app"]
 
 logger = logging.getLogger("agents_api")
 
+PUBLIC_HANDLERS = [HealthController, SessionController]
+"""Routes that need no credentials (their handlers carry ``opt=PUBLIC``)."""
+
 ROUTE_HANDLERS = [
-    HealthController,
     AuthController,
     UserController,
     ApiKeyController,
@@ -61,7 +64,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 await database.close()
 
     return Litestar(
-        route_handlers=ROUTE_HANDLERS,
+        route_handlers=[
+            *PUBLIC_HANDLERS,
+            # Every other route takes a bearer credential; the OpenAPI document says so per route.
+            Router("/", route_handlers=ROUTE_HANDLERS, security=[{"bearer": []}]),
+        ],
         dependencies=dependencies,
         middleware=[
             DefineMiddleware(BodyLimitMiddleware, limit=settings.max_body_size),
@@ -82,6 +89,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             version="1.0.0",
             description="Manage AI voice-agent definitions per organization.",
             path="/schema",
+            # The documentation needs no credentials.
+            openapi_router=Router(
+                "/schema", route_handlers=[], include_in_schema=False, opt=PUBLIC
+            ),
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
             components=Components(
                 security_schemes={
@@ -92,7 +103,6 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                     )
                 }
             ),
-            security=[{"bearer": []}],
         ),
         plugins=[AgentsCLIPlugin()],
         debug=False,

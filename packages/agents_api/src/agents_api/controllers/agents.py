@@ -132,7 +132,7 @@ class AgentController(Controller):
         "/{agent_id:uuid}",
         summary="Get an agent",
         description="`ETag` is the current version; `If-None-Match` with it gives 304.",
-        responses=problems(401, 404),
+        responses=problems(400, 401, 404),
     )
     async def get_agent(
         self,
@@ -204,7 +204,7 @@ class AgentController(Controller):
     @get(
         "/{agent_id:uuid}/versions",
         summary="List an agent's saved versions, newest first",
-        responses=problems(401, 404),
+        responses=problems(400, 401, 404),
     )
     async def list_versions(
         self,
@@ -258,7 +258,7 @@ class AgentController(Controller):
         "/{agent_id:uuid}/duplicate",
         guards=[requires_admin],
         summary="Duplicate an agent as a new agent named '<name> (Copy)'",
-        responses=problems(401, 403, 404, 409),
+        responses=problems(400, 401, 403, 404, 409),
     )
     async def duplicate(
         self,

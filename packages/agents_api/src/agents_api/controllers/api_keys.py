@@ -46,7 +46,7 @@ class ApiKeyController(Controller):
     @delete(
         "/{key_id:uuid}",
         summary="Revoke an API key; it stops working at once",
-        responses=problems(401, 403, 404),
+        responses=problems(400, 401, 403, 404),
     )
     async def revoke(
         self,

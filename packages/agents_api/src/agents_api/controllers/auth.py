@@ -22,16 +22,17 @@ from agents_core.schemas import (
 from agents_core.users.service import UserService, organization_public, user_public
 
 
-class AuthController(Controller):
+class SessionController(Controller):
+    """Sign-up and login: the routes that hand out credentials, open to anyone."""
+
     path = "/api/v1/auth"
     tags = ["auth"]
+    opt = PUBLIC
 
     @post(
         "/signup",
-        opt=PUBLIC,
         summary="Sign up: create an organization and its first admin",
         responses=problems(400, 403, 409),
-        security=[],
     )
     async def signup(
         self,
@@ -58,11 +59,9 @@ class AuthController(Controller):
 
     @post(
         "/login",
-        opt=PUBLIC,
         status_code=200,
         summary="Log in with email and password",
         responses=problems(400, 401),
-        security=[],
     )
     async def login(
         self,
@@ -77,6 +76,11 @@ class AuthController(Controller):
         return TokenResponse(
             access_token=tokens.issue(user.id, user.organization_id), expires_in=tokens.ttl
         )
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
 
     @get("/me", summary="Who the credential belongs to", responses=problems(401))
     async def me(
