@@ -95,7 +95,7 @@ async def build_team(create_agent: CreateAgent, account: Account) -> list[dict[s
 async def test_export_is_portable_with_handoffs_as_names(
     client: httpx.AsyncClient, admin: Account, create_agent: CreateAgent
 ) -> None:
-    coder, billing, triage, _ = await build_team(create_agent, admin)
+    await build_team(create_agent, admin)
     deleted = await create_agent(name="Deleted")
     await client.delete(f"/api/v1/agents/{deleted['id']}", headers=admin.headers)
     await create_agent(await signup(client), name="Someone else's")
