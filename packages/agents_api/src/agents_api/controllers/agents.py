@@ -5,6 +5,7 @@ from uuid import UUID
 
 from litestar import Controller, Response, delete, get, post, route
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, HeaderParameter, Parameter, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
@@ -132,7 +133,13 @@ class AgentController(Controller):
         "/{agent_id:uuid}",
         summary="Get an agent",
         description="`ETag` is the current version; `If-None-Match` with it gives 304.",
-        responses=problems(400, 401, 404),
+        responses={
+            **problems(400, 401, 404),
+            304: ResponseSpec(
+                data_container=None,
+                description="Not modified: `If-None-Match` names the current version",
+            ),
+        },
     )
     async def get_agent(
         self,
