@@ -117,7 +117,73 @@ def create_admin_command(
         sys.exit(1)
 
 
+@click.command(
+    name="seed",
+    help="Create (or find) a demo organization with an admin, a member and sample agents. "
+    "Idempotent: existing users and agents are left as they are.",
+)
+@click.option("--organization", "organization_name", default=None, help="Organization name.")
+@click.option("--admin-email", default=None, help="The demo admin's email.")
+@click.option(
+    "--admin-password",
+    default=None,
+    envvar="AGENTS_SEED_ADMIN_PASSWORD",
+    help="The admin's password when created (generated and printed when omitted).",
+)
+@click.option("--member-email", default=None, help="The demo member's email.")
+@click.option(
+    "--member-password",
+    default=None,
+    envvar="AGENTS_SEED_MEMBER_PASSWORD",
+    help="The member's password when created (generated and printed when omitted).",
+)
+def seed_command(
+    organization_name: str | None,
+    admin_email: str | None,
+    admin_password: str | None,
+    member_email: str | None,
+    member_password: str | None,
+) -> None:
+    from agents_core import seed
+
+    async def work(database: Database) -> seed.SeedReport:
+        await migrations.upgrade(database)
+        async with database.session() as session:
+            return await seed.seed_demo(
+                session,
+                organization_name=organization_name or seed.DEMO_ORGANIZATION,
+                admin_email=admin_email or seed.DEMO_ADMIN_EMAIL,
+                admin_password=admin_password,
+                member_email=member_email or seed.DEMO_MEMBER_EMAIL,
+                member_password=member_password,
+            )
+
+    try:
+        report = _run(work)
+    except DomainError as exc:
+        click.echo(f"Error: {exc.detail}", err=True)
+        sys.exit(1)
+
+    def state(created: bool) -> str:
+        return "created" if created else "already there"
+
+    click.echo(
+        f"Organization {report.organization_name!r} ({report.organization_id}): "
+        f"{state(report.organization_created)}"
+    )
+    for user in (report.admin, report.member):
+        password = f", password: {user.password}" if user.password else ", password unchanged"
+        click.echo(f"  {user.role.value:<6} {user.email}: {state(user.created)}{password}")
+    for name in report.agents_created:
+        click.echo(f"  agent  {name}: created")
+    for name in report.agents_existing:
+        click.echo(f"  agent  {name}: already there")
+    if not report.changed:
+        click.echo("Nothing to do: the demo data is already in place.")
+
+
 class AgentsCLIPlugin(CLIPluginProtocol):
     def on_cli_init(self, cli: click.Group) -> None:
         cli.add_command(database_group)
         cli.add_command(create_admin_command)
+        cli.add_command(seed_command)

@@ -1,0 +1,231 @@
+"""Demo data: an organization with an admin, a member and two sample agents.
+
+Idempotent. The organization is found through its admin's email (emails are unique across the
+deployment, organization names are not); users and agents that already exist are left exactly
+as they are (passwords included), so a second run changes nothing and reports so. The agents go
+through the bulk import, which skips names that are taken and resolves the triage agent's
+handoff to the coding expert by name.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Final, TypeVar
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agents_core.agents.transfer import AgentTransferService
+from agents_core.db.models import Organization, User
+from agents_core.errors import Conflict, InvalidInput
+from agents_core.schemas import (
+    AgentExport,
+    AgentModality,
+    PanelType,
+    Role,
+    SignupRequest,
+    UserCreate,
+)
+from agents_core.users.service import UserService
+
+__all__ = [
+    "DEMO_ADMIN_EMAIL",
+    "DEMO_MEMBER_EMAIL",
+    "DEMO_ORGANIZATION",
+    "SAMPLE_AGENTS",
+    "SeedReport",
+    "SeededUser",
+    "seed_demo",
+]
+
+T = TypeVar("T")
+
+DEMO_ORGANIZATION: Final = "Demo Organization"
+DEMO_ADMIN_EMAIL: Final = "admin@demo.example.com"
+DEMO_MEMBER_EMAIL: Final = "member@demo.example.com"
+
+TRIAGE_INSTRUCTIONS: Final = """\
+You are the first voice a caller hears. Your job is to understand what they need, quickly and \
+warmly, and to get them to the right specialist.
+
+1. Greet the caller in one short sentence and ask how you can help.
+2. Listen for the goal, not just the words. Ask at most two clarifying questions; never make \
+the caller repeat themselves.
+3. If the caller needs help with code (an error message, a failing test, a design question, \
+anything they would show on their screen), say that you are bringing in the coding expert, \
+summarise what you have learned in one sentence so they do not have to start over, and hand \
+off to "Coding Expert".
+4. Otherwise answer yourself when you can do it in a few sentences; if you cannot, say so \
+plainly and offer to take a message.
+
+Speak the way people talk: short sentences, no lists, no markdown, no URLs read aloud. If you \
+did not catch something, ask again rather than guess."""
+
+CODING_INSTRUCTIONS: Final = """\
+You are a senior software engineer pairing with the caller by voice while they share their \
+screen. You can see their editor and terminal through the screen share, and you can open the \
+coding IDE panel to write or edit code with them.
+
+- Start from what the triage agent told you; confirm it in one sentence instead of asking the \
+caller to start over.
+- Read what is on the screen before you speak: the exact error, the file, the line. Quote it \
+back briefly so the caller knows you see the same thing.
+- Work in small steps: one hypothesis, one change, one check. Say why before you say what.
+- Put code in the IDE panel, never read more than a line of code aloud, and explain changes in \
+plain words.
+- When you are not sure, say so and propose how to find out (a print, a test, a docs lookup).
+- When the problem is solved, recap the cause and the fix in two sentences."""
+
+SAMPLE_AGENTS: Final = (
+    AgentExport(
+        name="Triage Agent",
+        instructions=TRIAGE_INSTRUCTIONS,
+        model="gpt-4.1-mini",
+        voice="alloy",
+        modality=AgentModality.AUDIO_ONLY,
+        panels=[],
+        tools=[],
+        handoff_targets=["Coding Expert"],
+    ),
+    AgentExport(
+        name="Coding Expert",
+        instructions=CODING_INSTRUCTIONS,
+        model="gpt-4.1",
+        voice="verse",
+        modality=AgentModality.AUDIO_SCREENSHARE,
+        panels=[PanelType.CODING_IDE],
+        tools=["search_docs", "run_code"],
+        handoff_targets=[],
+    ),
+)
+"""The sample agents, in import form (handoff targets by name)."""
+
+
+class SeededUser(msgspec.Struct, kw_only=True):
+    email: str
+    role: Role
+    created: bool
+    password: str | None
+    """The password, when this run created the user; ``None`` for an existing user (whose
+    password is left as it was)."""
+
+
+class SeedReport(msgspec.Struct, kw_only=True):
+    organization_id: UUID
+    organization_name: str
+    organization_created: bool
+    admin: SeededUser
+    member: SeededUser
+    agents_created: list[str]
+    agents_existing: list[str]
+
+    @property
+    def changed(self) -> bool:
+        return (
+            self.organization_created
+            or self.admin.created
+            or self.member.created
+            or bool(self.agents_created)
+        )
+
+
+async def _user_by_email(session: AsyncSession, email: str) -> User | None:
+    stmt = select(User).where(func.lower(User.email) == email.lower())
+    return (await session.scalars(stmt)).first()
+
+
+def _new_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def _checked(kind: type[T], **values: object) -> T:
+    """The request type's own validation (email format, password length …) on seed input."""
+    try:
+        return msgspec.convert(values, kind)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+async def seed_demo(
+    session: AsyncSession,
+    *,
+    organization_name: str = DEMO_ORGANIZATION,
+    admin_email: str = DEMO_ADMIN_EMAIL,
+    admin_password: str | None = None,
+    member_email: str = DEMO_MEMBER_EMAIL,
+    member_password: str | None = None,
+) -> SeedReport:
+    """Create (or find) the demo organization, its two users and the sample agents.
+
+    Passwords not given are generated for users this run creates. Raises :class:`Conflict`
+    when an email is already used in another organization, or the admin email belongs to a
+    user who is not an admin.
+    """
+    users = UserService(session)
+
+    admin = await _user_by_email(session, admin_email)
+    if admin is None:
+        signup = _checked(
+            SignupRequest,
+            organization_name=organization_name,
+            email=admin_email,
+            password=admin_password or _new_password(),
+            full_name="Demo Admin",
+        )
+        admin_password = signup.password
+        organization, admin = await users.signup(
+            organization_name=signup.organization_name,
+            email=signup.email,
+            password=signup.password,
+            full_name=signup.full_name,
+        )
+        organization_created = admin_created = True
+    else:
+        if admin.role != Role.ADMIN.value:
+            raise Conflict(f"{admin_email} exists and is not an admin")
+        found = await session.get(Organization, admin.organization_id)
+        assert found is not None  # users.organization_id is a foreign key
+        organization = found
+        organization_created = admin_created = False
+        admin_password = None
+    organization_id = organization.id
+
+    member = await _user_by_email(session, member_email)
+    if member is None:
+        data = _checked(
+            UserCreate,
+            email=member_email,
+            password=member_password or _new_password(),
+            role=Role.MEMBER.value,
+            full_name="Demo Member",
+        )
+        member_password = data.password
+        member = await users.create(organization_id, data)
+        member_created = True
+    else:
+        if member.organization_id != organization_id:
+            raise Conflict(f"{member_email} belongs to another organization")
+        member_created = False
+        member_password = None
+
+    result = await AgentTransferService(session).import_agents(
+        organization_id, list(SAMPLE_AGENTS), actor_id=admin.id
+    )
+    return SeedReport(
+        organization_id=organization_id,
+        organization_name=organization.name,
+        organization_created=organization_created,
+        admin=SeededUser(
+            email=admin.email, role=Role.ADMIN, created=admin_created, password=admin_password
+        ),
+        member=SeededUser(
+            email=member.email,
+            role=Role(member.role),
+            created=member_created,
+            password=member_password,
+        ),
+        agents_created=result.created_names,
+        agents_existing=result.skipped_names,
+    )
