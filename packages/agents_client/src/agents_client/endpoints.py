@@ -47,6 +47,13 @@ def _present(bound: Callable[..., Any], build: Callable[..., Any], *, is_async: 
     bound.__dict__["is_async"] = is_async
 
 
+def _checked(route: Route, spec: RequestSpec[T]) -> RequestSpec[T]:
+    # The declared route is the registry the mirror test checks; a builder may not stray from it.
+    if spec.route != route:
+        raise RuntimeError(f"a method declared for {route} built a request for {spec.route}")
+    return spec
+
+
 class Endpoint(Generic[P, T]):
     """A resource method that sends one request."""
 
@@ -84,14 +91,14 @@ class Endpoint(Generic[P, T]):
             async_sender = sender
 
             async def send_async(*args: P.args, **kwargs: P.kwargs) -> T:
-                return await async_sender.send(build(obj, route, *args, **kwargs))
+                return await async_sender.send(_checked(route, build(obj, route, *args, **kwargs)))
 
             bound = send_async
         else:
             sync_sender = sender
 
             def send(*args: P.args, **kwargs: P.kwargs) -> T:
-                return sync_sender.send(build(obj, route, *args, **kwargs))
+                return sync_sender.send(_checked(route, build(obj, route, *args, **kwargs)))
 
             bound = send
         _present(bound, build, is_async=isinstance(sender, AsyncSender))
@@ -133,13 +140,15 @@ class Pager(Generic[P, ItemT]):
             return self
         build, route, sender = self.build, self.route, obj._sender
 
-        def walk(*args: P.args, **kwargs: P.kwargs) -> Iterator[ItemT] | AsyncIterator[ItemT]:
+        def iterate(*args: P.args, **kwargs: P.kwargs) -> Iterator[ItemT] | AsyncIterator[ItemT]:
             # A generator (sync sender) or an async generator (async sender).
-            return sender.walk(build(obj, route, *args, **kwargs))
+            walk = build(obj, route, *args, **kwargs)
+            _checked(route, walk.first)
+            return sender.walk(walk)
 
-        _present(walk, build, is_async=isinstance(sender, AsyncSender))
-        obj.__dict__[self.name] = walk
-        return walk
+        _present(iterate, build, is_async=isinstance(sender, AsyncSender))
+        obj.__dict__[self.name] = iterate
+        return iterate
 
 
 def endpoint(

@@ -88,7 +88,7 @@ class HealthResource(Resource[S]):
 
 
 class _MeProbe(msgspec.Struct):
-    api_key: msgspec.Raw | None = None
+    api_key: msgspec.Raw = msgspec.Raw(b"null")
 
 
 _ME_PROBE: Final = msgspec.json.Decoder(_MeProbe)
@@ -97,8 +97,8 @@ _ME_PROBE: Final = msgspec.json.Decoder(_MeProbe)
 def _parse_me(response: httpx.Response) -> UserPublic | ApiKeyPrincipalPublic:
     # Two untagged object types cannot be one msgspec union: look at the shape first.
     try:
-        is_key = _ME_PROBE.decode(response.content).api_key is not None
-    except msgspec.DecodeError:
+        is_key = bytes(_ME_PROBE.decode(response.content).api_key) != b"null"
+    except (msgspec.DecodeError, msgspec.ValidationError):
         is_key = False
     if is_key:
         return json_of(ApiKeyPrincipalPublic)(response)
