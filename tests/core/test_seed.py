@@ -94,8 +94,10 @@ async def test_seed_creates_the_demo_and_a_second_run_changes_nothing(
     assert first.changed
     assert first.organization_created
     assert first.organization_name == name
-    assert first.admin.created and first.member.created
-    assert first.admin.password is not None and len(first.admin.password) >= 16
+    assert first.admin.created
+    assert first.member.created
+    assert first.admin.password is not None
+    assert len(first.admin.password) >= 16
     assert first.member.password == "member password"
     assert first.agents_created == ["Triage Agent", "Coding Expert"]
     assert first.agents_existing == []
@@ -163,8 +165,10 @@ async def test_seed_creates_the_demo_and_a_second_run_changes_nothing(
     assert not second.changed
     assert second.organization_id == first.organization_id
     assert not second.organization_created
-    assert not second.admin.created and second.admin.password is None
-    assert not second.member.created and second.member.password is None
+    assert not second.admin.created
+    assert second.admin.password is None
+    assert not second.member.created
+    assert second.member.password is None
     assert second.agents_created == []
     assert second.agents_existing == ["Triage Agent", "Coding Expert"]
     assert await organization_rows(database, first.organization_id) == rows
