@@ -28,10 +28,15 @@ def signup_body(**overrides: str) -> SignupRequest:
     return SignupRequest(**values)
 
 
-def asgi_client(app: Litestar, transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=transport or httpx.ASGITransport(app=app), base_url=BASE_URL
-    )
+def asgi_transport(app: Litestar) -> httpx.ASGITransport:
+    # Litestar's precise ASGI types do not match httpx's loose ones; the app is an ASGI app.
+    return httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+
+
+def asgi_client(
+    app: Litestar, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=transport or asgi_transport(app), base_url=BASE_URL)
 
 
 @pytest.fixture

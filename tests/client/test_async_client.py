@@ -134,9 +134,7 @@ async def test_api_keys(app: Litestar, admin_sdk: AsyncAgentsClient) -> None:
     created = await admin_sdk.api_keys.create(ApiKeyCreate(name="workers", role=Role.MEMBER))
     assert created.key.startswith(created.prefix)
     listed = await admin_sdk.api_keys.list()
-    assert [(k.id, k.name, k.prefix) for k in listed] == [
-        (created.id, "workers", created.prefix)
-    ]
+    assert [(k.id, k.name, k.prefix) for k in listed] == [(created.id, "workers", created.prefix)]
     assert not hasattr(listed[0], "key")
 
     async with (

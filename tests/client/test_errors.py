@@ -10,8 +10,8 @@ import pytest
 from agents_client import (
     AgentCreate,
     AgentsError,
-    ApiKeyCreate,
     AgentUpdate,
+    ApiKeyCreate,
     APIStatusError,
     AsyncAgentsClient,
     AuthenticationError,

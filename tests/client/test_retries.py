@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
-import httpx
 import pytest
 from litestar import Litestar
 
@@ -20,14 +19,14 @@ from agents_client import (
     ServerError,
 )
 from agents_client.sending import backoff_delay
-from tests.client.conftest import BASE_URL, asgi_client, signup_body
+from tests.client.conftest import BASE_URL, asgi_client, asgi_transport, signup_body
 from tests.client.faults import AsyncFaults, connect_error, problem, read_timeout
 
 
 @pytest.fixture
 async def faulty(app: Litestar) -> AsyncIterator[tuple[AsyncAgentsClient, AsyncFaults]]:
     """A signed-up admin client whose requests pass through a fault injector."""
-    faults = AsyncFaults(httpx.ASGITransport(app=app))
+    faults = AsyncFaults(asgi_transport(app))
     async with (
         asgi_client(app, transport=faults) as http,
         AsyncAgentsClient(BASE_URL, http_client=http) as client,
@@ -77,7 +76,7 @@ async def test_patch_restore_duplicate_and_import_are_not_retried(
     created = await client.agents.create(agent())
     faults.seen.clear()
     faults.reached_app.clear()
-    calls = [
+    calls: list[Callable[[], Awaitable[object]]] = [
         lambda: client.agents.patch(created.id, AgentUpdate(instructions="New.")),
         lambda: client.agents.versions.restore(created.id, 1),
         lambda: client.agents.duplicate(created.id),
@@ -122,7 +121,7 @@ async def test_429_waits_as_long_as_retry_after_says(
 
 
 async def test_retries_stop_after_max_retries(app: Litestar) -> None:
-    faults = AsyncFaults(httpx.ASGITransport(app=app))
+    faults = AsyncFaults(asgi_transport(app))
     async with (
         asgi_client(app, transport=faults) as http,
         AsyncAgentsClient(BASE_URL, http_client=http, max_retries=1) as client,
@@ -132,7 +131,7 @@ async def test_retries_stop_after_max_retries(app: Litestar) -> None:
             await client.health.live()
         assert len(faults.seen) == 2  # the first attempt and one retry
 
-    faults = AsyncFaults(httpx.ASGITransport(app=app))
+    faults = AsyncFaults(asgi_transport(app))
     async with (
         asgi_client(app, transport=faults) as http,
         AsyncAgentsClient(BASE_URL, http_client=http, max_retries=0) as client,
