@@ -378,8 +378,11 @@ def big_batch(size: int) -> list[dict[str, Any]]:
     batch = [
         portable(
             name,
+            # Mixed null / set values, so that no per-row grouping can hide in the insert.
+            voice="alloy" if i % 2 else None,
+            model=None if i % 3 else "gpt-4.1",
             tools=[f"tool_{i % 7}", "search"],
-            panels=["notepad"],
+            panels=["notepad"] if i % 2 else [],
             handoff_targets=rng.sample([n for n in names if n != name], k=min(3, size - 1)),
         )
         for i, name in enumerate(names)
@@ -407,9 +410,9 @@ async def test_statement_count_does_not_grow_with_the_batch(
         assert response.json()["skipped"] == 1
         assert len(await listing(client, account)) == size + 1
     assert counts[0] == counts[1] == counts[2], counts
-    # Authentication, one read of the existing names, one INSERT of agents, one of events,
-    # one pg_notify.
-    assert counts[0] <= 6, counts
+    # Authentication, one read of the existing names, one INSERT of agents, and the event
+    # feed's few statements (insert, notify): a handful, whatever the size.
+    assert counts[0] <= 8, counts
 
     # Export is one query too, whatever the size.
     before = database.statements

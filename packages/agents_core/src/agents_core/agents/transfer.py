@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -51,6 +51,8 @@ __all__ = ["AgentTransferService", "export_agents", "name_key"]
 
 MAX_REPORTED_ERRORS = 100
 """A batch can hold thousands of items; the error answer lists at most this many fields."""
+
+_AGENTS_TABLE = cast(Table, Agent.__table__)
 
 _MODALITIES = {m.value: m for m in AgentModality}
 _PANELS = {p.value: p for p in PanelType}
@@ -261,8 +263,10 @@ class AgentTransferService:
         if dry_run or not rows:
             return result
         try:
-            # One executemany for the whole batch: the driver pipelines it.
-            await self.session.execute(insert(Agent), rows)
+            # One Core executemany for the whole batch (the driver pipelines it). Not the ORM's
+            # bulk insert: it groups consecutive rows by which values are None, so a batch that
+            # alternates e.g. ``voice`` set / unset would become one INSERT per row.
+            await self.session.execute(insert(_AGENTS_TABLE), rows)
         except IntegrityError as exc:
             if _is_name_conflict(exc):
                 # Another writer took one of the names since we looked.
