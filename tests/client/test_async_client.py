@@ -301,7 +301,6 @@ async def test_events_and_cursor_iteration(admin_sdk: AsyncAgentsClient) -> None
     assert len(page.events) == 2
     assert page.next_cursor is not None
     rest = await admin_sdk.agents.events(after=page.next_cursor)
-    assert [e.id for e in rest.events][:2] == [e.id for e in rest.events][:2]
 
     events = [e async for e in admin_sdk.agents.iter_events(limit=2)]
     assert [(e.agent_id, e.version) for e in events] == [
