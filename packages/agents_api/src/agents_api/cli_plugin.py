@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
+from litestar import Litestar
 from litestar.plugins import CLIPluginProtocol
 
 from agents_core.db import migrations
@@ -182,8 +184,68 @@ def seed_command(
         click.echo("Nothing to do: the demo data is already in place.")
 
 
+APP_FACTORY = "agents_api.app:create_app"
+
+
+@click.command(
+    name="run",
+    help="Serve the API with uvicorn (uvloop and httptools when installed). Pending migrations "
+    "are applied at start-up. With --workers N, N processes share the port; see docs/scaling.md.",
+)
+@click.option("-H", "--host", default="127.0.0.1", show_default=True, envvar="AGENTS_HOST")
+@click.option("-p", "--port", default=8000, show_default=True, type=int, envvar="AGENTS_PORT")
+@click.option(
+    "-w",
+    "--workers",
+    "--wc",
+    "--web-concurrency",
+    "workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1, max=max(64, 4 * multiprocessing.cpu_count())),
+    envvar=["AGENTS_WORKERS", "WEB_CONCURRENCY"],
+    help="Worker processes (each with its own database pools).",
+)
+@click.option("--uds", default=None, help="Bind to this UNIX domain socket instead.")
+@click.option(
+    "--access-log/--no-access-log",
+    default=True,
+    show_default=True,
+    envvar="AGENTS_ACCESS_LOG",
+    help="Log one line per request (off under load: it costs CPU on every request).",
+)
+@click.option("-r", "--reload", is_flag=True, default=False, help="Reload on code changes.")
+def run_command(
+    host: str,
+    port: int,
+    workers: int,
+    uds: str | None,
+    access_log: bool,
+    reload: bool,
+    app: Litestar | None = None,
+) -> None:
+    """``app`` is the application the CLI has built (Litestar's CLI passes it in by name)."""
+    import uvicorn
+
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "uds": uds,
+        "access_log": access_log,
+        "loop": "auto",
+        "http": "auto",
+    }
+    if workers == 1 and not reload and app is not None:
+        # One process: serve the app the CLI has already built rather than build a second one.
+        uvicorn.run(app, **options)
+        return
+    uvicorn.run(APP_FACTORY, factory=True, workers=workers, reload=reload, **options)
+
+
 class AgentsCLIPlugin(CLIPluginProtocol):
     def on_cli_init(self, cli: click.Group) -> None:
+        # Replaces Litestar's ``run``: the project's spelling (--workers) and an access-log switch.
+        cli.add_command(run_command)
         cli.add_command(database_group)
         cli.add_command(create_admin_command)
         cli.add_command(seed_command)
