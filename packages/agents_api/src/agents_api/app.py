@@ -20,6 +20,7 @@ from agents_api.controllers.agent_transfer import AgentTransferController
 from agents_api.controllers.agents import AgentController
 from agents_api.controllers.api_keys import ApiKeyController
 from agents_api.controllers.auth import AuthController, SessionController
+from agents_api.controllers.events import AgentEventController
 from agents_api.controllers.health import HealthController
 from agents_api.controllers.users import UserController
 from agents_api.dependencies import dependencies
@@ -42,6 +43,7 @@ ROUTE_HANDLERS = [
     UserController,
     ApiKeyController,
     AgentTransferController,
+    AgentEventController,
     AgentController,
 ]
 

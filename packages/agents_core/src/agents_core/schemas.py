@@ -456,7 +456,13 @@ class AgentImportResult(Struct, kw_only=True):
 
 
 class AgentEvent(Struct, kw_only=True):
-    """One recorded change of an agent, in the organization's change feed."""
+    """One recorded change of an agent, in the organization's change feed.
+
+    ``version`` is the agent's version after the change (for ``deleted``: the version it was
+    deleted at). ``cursor`` is the feed position just after this event: pass it as ``after`` to
+    resume from here. ``actor_id`` is the user who made the change, or null for an API key or a
+    system change.
+    """
 
     id: int
     cursor: str
@@ -469,5 +475,13 @@ class AgentEvent(Struct, kw_only=True):
 
 
 class AgentEventPage(Struct, kw_only=True):
+    """A page of the change feed, oldest first.
+
+    ``next_cursor`` is where to continue: the last event's cursor, or the ``after`` that was
+    asked for when the page is empty (null only when the feed is empty and no cursor was given).
+    ``has_more`` says whether more events were already waiting beyond this page.
+    """
+
     events: list[AgentEvent]
     next_cursor: str | None
+    has_more: bool = False

@@ -1,0 +1,88 @@
+"""A bounded LRU cache whose entries are evicted by the agents they depend on.
+
+Every entry records the agents it was built from (an agent definition: the agent and its handoff
+targets, whose names it shows; a graph: every agent in it). An event about an agent evicts every
+entry that depends on it.
+
+The generation counter closes the race between a load and an eviction: a load notes the
+generation before it reads the database and may only store its result if no eviction happened
+meanwhile. A load that started before a change was announced may have read the old data; it can
+still answer the caller that asked before the announcement, but it can never leave its result in
+the cache after it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from typing import Any, Final
+from uuid import UUID
+
+__all__ = ["MISSING", "DependencyCache"]
+
+MISSING: Final[Any] = object()
+
+
+class DependencyCache:
+    __slots__ = ("_dependents", "_entries", "generation", "max_entries")
+
+    def __init__(self, max_entries: int) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.max_entries = max_entries
+        self.generation = 0
+        """Bumped by every eviction for a change and every clear."""
+        self._entries: OrderedDict[Hashable, tuple[Any, frozenset[UUID]]] = OrderedDict()
+        self._dependents: dict[UUID, set[Hashable]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable) -> Any:
+        """The value, marked most recently used; :data:`MISSING` when absent."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return MISSING
+        self._entries.move_to_end(key)
+        return entry[0]
+
+    def put(self, key: Hashable, value: Any, depends_on: Iterable[UUID], generation: int) -> bool:
+        """Store a value loaded at ``generation``; refused (``False``) if anything was evicted
+        since, because the value may predate that change."""
+        if generation != self.generation:
+            return False
+        self._discard(key)
+        deps = frozenset(depends_on)
+        self._entries[key] = (value, deps)
+        for agent_id in deps:
+            self._dependents.setdefault(agent_id, set()).add(key)
+        while len(self._entries) > self.max_entries:
+            oldest = next(iter(self._entries))
+            self._discard(oldest)
+        return True
+
+    def evict_agent(self, agent_id: UUID) -> int:
+        """Evict every entry built from this agent; returns how many there were."""
+        self.generation += 1
+        keys = self._dependents.pop(agent_id, None)
+        if not keys:
+            return 0
+        for key in list(keys):
+            self._discard(key)
+        return len(keys)
+
+    def clear(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+        self._dependents.clear()
+
+    def _discard(self, key: Hashable) -> None:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return
+        for agent_id in entry[1]:
+            keys = self._dependents.get(agent_id)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._dependents[agent_id]

@@ -1,0 +1,82 @@
+"""What the catalog hands a worker: frozen, resolved agent definitions and handoff graphs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from uuid import UUID
+
+import msgspec
+
+from agents_core.schemas import AgentModality, PanelType
+
+__all__ = ["AgentDefinition", "AgentGraph", "CatalogChange", "Handoff"]
+
+
+class Handoff(msgspec.Struct, frozen=True, kw_only=True):
+    """An agent this one can hand the call to."""
+
+    agent_id: UUID
+    name: str
+
+
+class AgentDefinition(msgspec.Struct, frozen=True, kw_only=True):
+    """An agent's configuration as a worker runs it, at one version.
+
+    ``handoffs`` follows the order of the agent's ``handoff_targets`` and names each target as
+    it is named now. Frozen (tuples, no setters): the catalog shares one instance between every
+    caller.
+    """
+
+    id: UUID
+    organization_id: UUID
+    version: int
+    name: str
+    instructions: str
+    model: str
+    voice: str | None
+    tools: tuple[str, ...]
+    modality: AgentModality
+    panels: tuple[PanelType, ...]
+    handoffs: tuple[Handoff, ...]
+
+    @property
+    def handoff_targets(self) -> tuple[UUID, ...]:
+        return tuple(h.agent_id for h in self.handoffs)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentGraph:
+    """An entry agent and every agent reachable from it through handoffs (cycles allowed).
+
+    ``agents`` maps each agent's id to its definition, the entry agent first, the others by
+    name. Every handoff target of an agent in the graph is itself in the graph.
+    """
+
+    entry: AgentDefinition
+    agents: Mapping[UUID, AgentDefinition]
+
+    def __len__(self) -> int:
+        return len(self.agents)
+
+    def __iter__(self) -> Iterator[AgentDefinition]:
+        return iter(self.agents.values())
+
+    def __contains__(self, agent_id: object) -> bool:
+        return agent_id in self.agents
+
+    def __getitem__(self, agent_id: UUID) -> AgentDefinition:
+        return self.agents[agent_id]
+
+
+class CatalogChange(msgspec.Struct, frozen=True, kw_only=True):
+    """What a catalog's subscribers hear: one agent changed, or (``agent_id`` is ``None``)
+    anything may have changed, after the catalog lost track of the feed for a while."""
+
+    organization_id: UUID | None
+    agent_id: UUID | None
+    version: int | None
+
+    @property
+    def is_reset(self) -> bool:
+        return self.agent_id is None
