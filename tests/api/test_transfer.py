@@ -488,3 +488,17 @@ async def test_concurrent_imports_of_the_same_names(
     created = sum(r.json()["created"] for r in responses if r.status_code == 200)
     assert created == 2
     assert sorted(a["name"] for a in await listing(client, admin)) == ["Twin A", "Twin B"]
+
+
+async def test_more_names_than_a_statement_has_parameters(
+    client: httpx.AsyncClient, admin: Account
+) -> None:
+    # 40,000 distinct handoff names (under the 1 MiB body limit) are one query parameter.
+    targets = [f"n{i}" for i in range(40_000)]
+    response = await import_agents(client, admin, [portable("Hub", handoff_targets=targets)])
+    assert response.status_code == 400, response.text
+    problem = response.json()
+    assert problem["code"] == "invalid_handoff_targets"
+    assert len(problem["errors"]) == 100  # capped, the first ones
+    assert problem["errors"][0]["field"] == "agents[0].handoff_targets[0]"
+    assert "index 0" in problem["detail"]

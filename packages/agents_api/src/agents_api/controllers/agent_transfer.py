@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody
+from litestar.params import JSONBody, Parameter
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
@@ -50,7 +52,9 @@ class AgentTransferController(Controller):
         data: JSONBody[AgentImportRequest],
         principal: NamedDependency[Principal],
         database: NamedDependency[Database],
-        dry_run: FromQuery[bool] = False,
+        dry_run: Annotated[
+            bool, Parameter(description="Validate and report without writing anything")
+        ] = False,
     ) -> AgentImportResult:
         async with database.session() as session:
             return await AgentTransferService(session).import_agents(

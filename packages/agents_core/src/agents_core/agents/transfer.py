@@ -28,7 +28,8 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID, uuid4
 
-from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy import String, Table, any_, bindparam, func, insert, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -128,12 +129,20 @@ class AgentTransferService:
         """
         if not keys:
             return {}
+        if self.session.get_bind().dialect.name == "postgresql":
+            # One array parameter: a batch can mention more names than a statement can take
+            # separate parameters (32767).
+            wanted = func.lower(Agent.name) == any_(
+                bindparam("keys", list(keys), type_=ARRAY(String()))
+            )
+        else:
+            wanted = func.lower(Agent.name).in_(bindparam("keys", list(keys), expanding=True))
         stmt = (
             select(Agent.id, Agent.name)
             .where(
                 Agent.organization_id == organization_id,
                 Agent.is_active.is_(True),
-                func.lower(Agent.name).in_(bindparam("keys", list(keys), expanding=True)),
+                wanted,
             )
             .order_by(Agent.id)
             .with_for_update(read=True)
