@@ -502,3 +502,20 @@ async def test_more_names_than_a_statement_has_parameters(
     assert len(problem["errors"]) == 100  # capped, the first ones
     assert problem["errors"][0]["field"] == "agents[0].handoff_targets[0]"
     assert "index 0" in problem["detail"]
+
+
+async def test_names_distinct_in_lower_case_round_trip(
+    client: httpx.AsyncClient, admin: Account, create_agent: CreateAgent
+) -> None:
+    # Distinct for the database (lower-case), equal under Unicode case folding.
+    street = await create_agent(name="Straße")
+    shout = await create_agent(name="STRASSE")
+    await create_agent(name="Hub", handoff_targets=[street["id"], shout["id"]])
+    exported = await export(client, admin)
+    hub = next(a for a in exported if a["name"] == "Hub")
+    assert hub["handoff_targets"] == ["Straße", "STRASSE"]
+
+    target = await signup(client)
+    response = await import_agents(client, target, exported)
+    assert response.status_code == 200, response.text
+    assert graph(await listing(client, target)) == graph(await listing(client, admin))

@@ -430,7 +430,9 @@ class AgentExport(_Body):
         if self.handoff_targets is not None:
             for index, value in enumerate(self.handoff_targets):
                 _not_blank(f"handoff_targets[{index}]", value)
-            _unique("handoff_targets", [v.casefold() for v in self.handoff_targets])
+            # Compared as agent names are (``lower``, like the database's unique index), so
+            # every pair of names that can both exist can also both be targets.
+            _unique("handoff_targets", [v.lower() for v in self.handoff_targets])
 
 
 class AgentImportRequest(_Body):
