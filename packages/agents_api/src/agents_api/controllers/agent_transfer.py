@@ -6,7 +6,7 @@ from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, QueryParameter
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
@@ -53,7 +53,7 @@ class AgentTransferController(Controller):
         principal: NamedDependency[Principal],
         database: NamedDependency[Database],
         dry_run: Annotated[
-            bool, Parameter(description="Validate and report without writing anything")
+            bool, QueryParameter(description="Validate and report without writing anything")
         ] = False,
     ) -> AgentImportResult:
         async with database.session() as session:
