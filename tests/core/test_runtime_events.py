@@ -1,0 +1,196 @@
+"""Every change records its event in its own transaction, on both databases; on PostgreSQL the
+events of one organization are numbered in commit order, so the feed's cursor never skips one."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy import select
+
+from agents_core.agents.service import AgentService
+from agents_core.agents.transfer import AgentTransferService
+from agents_core.db import migrations
+from agents_core.db.database import Database
+from agents_core.db.models import AgentEventRow
+from agents_core.errors import VersionMismatch
+from agents_core.events import feed
+from agents_core.events.recorder import NOTIFY_CHANNEL, record_events
+from agents_core.schemas import AgentEventKind, AgentExport, AgentUpdate
+from tests.core.runtime_support import create, new_org, update
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def db(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
+) -> AsyncIterator[Database]:
+    if request.param == "postgresql":
+        database = Database(pg_url)
+    else:
+        database = Database(f"sqlite:///{tmp_path}/events.db")
+        await migrations.upgrade(database)
+    yield database
+    await database.close()
+
+
+async def events_of(db: Database, org: uuid.UUID) -> list[tuple[uuid.UUID, int, str]]:
+    async with db.read() as conn:
+        page = await feed.list_events(conn, org, limit=500)
+    return [(e.agent_id, e.version, e.kind.value) for e in page.events]
+
+
+async def test_every_kind_of_change_records_one_event(db: Database) -> None:
+    org = await new_org(db)
+    expert = await create(db, org, "Expert")
+    triage = await create(db, org, "Triage", handoff_targets=[expert])
+    await update(db, org, triage, instructions="Second.")
+    async with db.session() as session:
+        service = AgentService(session)
+        await service.restore(org, triage, 1)
+        copy = await service.duplicate(org, triage)
+    async with db.session() as session:
+        # Force: the two agents that hand off to the expert lose it first (each an update).
+        await AgentService(session).delete(org, expert, force=True)
+    async with db.session() as session:
+        result = await AgentTransferService(session).import_agents(
+            org,
+            [
+                AgentExport(name="Imported One", instructions="x"),
+                AgentExport(name="Imported Two", instructions="y", handoff_targets=["Triage"]),
+            ],
+        )
+    one, two = (a.id for a in result.agents)
+    # A request that changes nothing records nothing.
+    await update(db, org, triage, instructions="You are Triage.")
+
+    recorded = await events_of(db, org)
+    assert recorded[:5] == [
+        (expert, 1, "created"),
+        (triage, 1, "created"),
+        (triage, 2, "updated"),
+        (triage, 3, "restored"),
+        (copy.id, 1, "duplicated"),
+    ]
+    # The forced delete: the referrers' updates (in either order), then the delete itself.
+    assert sorted(recorded[5:7]) == sorted([(triage, 4, "updated"), (copy.id, 2, "updated")])
+    assert recorded[7:] == [
+        (expert, 1, "deleted"),
+        (one, 1, "imported"),
+        (two, 1, "imported"),
+    ]
+    assert {kind for _, _, kind in recorded} == {k.value for k in AgentEventKind}
+    # Another organization's feed is its own.
+    assert await events_of(db, await new_org(db)) == []
+
+
+async def test_a_rolled_back_change_records_no_event(db: Database) -> None:
+    org = await new_org(db)
+    agent_id = await create(db, org, "Steady")
+    with pytest.raises(RuntimeError):
+        async with db.session() as session:
+            await AgentService(session).update(org, agent_id, AgentUpdate(instructions="Never."))
+            raise RuntimeError("the request fails after the write")
+    with pytest.raises(VersionMismatch):
+        async with db.session() as session:
+            await AgentService(session).update(
+                org, agent_id, AgentUpdate(instructions="Never."), expected_version=7
+            )
+    assert await events_of(db, org) == [(agent_id, 1, "created")]
+
+
+async def test_a_rolled_back_change_sends_no_notice(pg_url: str) -> None:
+    database = Database(pg_url)
+    listener = await asyncpg.connect(pg_url)
+    received: list[str] = []
+    try:
+        org = await new_org(database)
+        agent_id = await create(database, org, "Quiet")
+        await listener.add_listener(NOTIFY_CHANNEL, lambda *args: received.append(args[3]))
+        with pytest.raises(RuntimeError):
+            async with database.session() as session:
+                await AgentService(session).update(org, agent_id, AgentUpdate(instructions="No."))
+                raise RuntimeError("rolled back")
+        await update(database, org, agent_id, instructions="Yes.")
+        async with asyncio.timeout(1):
+            while not received:
+                await asyncio.sleep(0.005)
+        assert received == [f"{org}:{agent_id}:2"]
+    finally:
+        await listener.close()
+        await database.close()
+
+
+async def test_events_of_an_organization_are_numbered_in_commit_order(pg_url: str) -> None:
+    """A writer that records an event waits for an earlier, uncommitted writer of the same
+    organization, so a smaller id can never become visible after a larger one."""
+    database = Database(pg_url)
+    try:
+        org, other_org = await new_org(database), await new_org(database)
+        a = await create(database, org, "A")
+        b = await create(database, org, "B")
+        c = await create(database, other_org, "C")
+        async with database.read() as conn:
+            cursor = (await feed.list_events(conn, org)).next_cursor
+
+        first = database.sessions()
+        await first.begin()
+        await record_events(first, [(org, a, 9, AgentEventKind.UPDATED)], actor_id=None)
+
+        async def second_writer() -> None:
+            async with database.session() as session:
+                await record_events(session, [(org, b, 9, AgentEventKind.UPDATED)], actor_id=None)
+
+        second = asyncio.create_task(second_writer())
+        # The second writer waits on the organization's lock (observed, not timed) ...
+        async with asyncio.timeout(5):
+            while not await _advisory_waiters(pg_url):
+                await asyncio.sleep(0.01)
+        # ... while another organization's writer goes ahead.
+        async with database.session() as session:
+            await record_events(session, [(other_org, c, 9, AgentEventKind.UPDATED)], actor_id=None)
+        assert not second.done()
+        # The feed does not show the uncommitted event, and nothing after it.
+        async with database.read() as conn:
+            assert (await feed.list_events(conn, org, after=cursor)).events == []
+        await first.commit()
+        await first.close()
+        await second
+        async with database.read() as conn:
+            page = await feed.list_events(conn, org, after=cursor)
+        assert [(e.agent_id, e.version) for e in page.events] == [(a, 9), (b, 9)]
+        assert page.events[0].id < page.events[1].id
+    finally:
+        await database.close()
+
+
+async def _advisory_waiters(pg_url: str) -> int:
+    conn = await asyncpg.connect(pg_url)
+    try:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        return count
+    finally:
+        await conn.close()
+
+
+async def test_recorded_event_rows_hold_the_actor(db: Database) -> None:
+    org = await new_org(db)
+    actor = uuid.uuid4()
+    agent_id = await create(db, org, "Acted")
+    async with db.session() as session:
+        await record_events(session, [(org, agent_id, 5, AgentEventKind.UPDATED)], actor_id=actor)
+    async with db.session() as session:
+        rows = (
+            await session.execute(
+                select(AgentEventRow.actor_id, AgentEventRow.version)
+                .where(AgentEventRow.organization_id == org)
+                .order_by(AgentEventRow.id)
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [(None, 1), (actor, 5)]
