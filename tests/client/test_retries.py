@@ -186,3 +186,20 @@ def test_backoff_grows_with_jitter_and_a_ceiling() -> None:
         delays = {backoff_delay(attempt) for _ in range(50)}
         assert all(ceiling / 2 <= d <= ceiling for d in delays)
         assert len(delays) > 1  # jittered
+
+
+async def test_iterators_send_only_the_requests_they_need(
+    faulty: tuple[AsyncAgentsClient, AsyncFaults],
+) -> None:
+    client, faults = faulty
+    for index in range(4):
+        await client.agents.create(agent(f"Paged {index}"))
+    faults.seen.clear()
+    assert len([a async for a in client.agents.iterate(page_size=2)]) == 4
+    assert len(faults.seen) == 2  # X-Total-Count says when the last page has been read
+
+    faults.seen.clear()
+    events = [e async for e in client.agents.iter_events(limit=2)]
+    assert len(events) == 4
+    assert len(faults.seen) == 2  # has_more says when the feed is drained
+    assert all(path == "/api/v1/agents/events" for _, path in faults.seen)

@@ -226,7 +226,9 @@ def _next_offset(
 def _next_cursor(
     spec: RequestSpec[AgentEventPage], page: AgentEventPage
 ) -> RequestSpec[AgentEventPage] | None:
-    if not page.events or page.next_cursor is None:
+    # ``has_more`` says whether events were already waiting beyond this page: without it the
+    # walk would end only after one more request that comes back empty.
+    if not page.events or page.next_cursor is None or not page.has_more:
         return None
     return spec.with_query(after=page.next_cursor)
 
@@ -387,8 +389,8 @@ class AgentsResource(Resource[S]):
     def iter_events(
         self, route: Route, *, after: str | None = None, limit: int | None = None
     ) -> PageWalk[AgentEventPage, AgentEvent]:
-        """Every event after ``after``, following ``next_cursor`` page by page (``limit`` per
-        page) until the feed has no more. To follow it later, start again after the last
-        event's ``cursor``."""
+        """Every event after ``after``, oldest first, following ``next_cursor`` page by page
+        (``limit`` per page) until no more are waiting. To follow the feed later, start again
+        after the last event's ``cursor``."""
         first = RequestSpec(route, json_of(AgentEventPage), query={"after": after, "limit": limit})
         return PageWalk(first=first, items=_event_items, follow=_next_cursor)
