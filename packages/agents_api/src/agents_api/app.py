@@ -25,7 +25,7 @@ from agents_api.controllers.health import HealthController
 from agents_api.controllers.users import UserController
 from agents_api.dependencies import dependencies
 from agents_api.problems import exception_handlers
-from agents_api.security import PUBLIC, RequestContextMiddleware
+from agents_api.security import PUBLIC, RequestContextMiddleware, VerifiedTokens
 from agents_api.settings import Settings
 from agents_api.tokens import TokenCodec
 from agents_core.db import migrations
@@ -83,6 +83,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 "settings": settings,
                 "database": database,
                 "tokens": TokenCodec(settings.secret_key, settings.access_token_ttl),
+                "verified_tokens": VerifiedTokens(),
             }
         ),
         request_max_body_size=settings.max_body_size,

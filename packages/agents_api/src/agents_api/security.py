@@ -7,8 +7,11 @@ one indexed query for authentication per request.
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
+from uuid import UUID
 
+import jwt
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -25,6 +28,7 @@ __all__ = [
     "PUBLIC",
     "RequestContext",
     "RequestContextMiddleware",
+    "VerifiedTokens",
     "request_context",
     "requires_admin",
 ]
@@ -74,6 +78,36 @@ def _bearer_token(scope: Scope) -> str | None:
     return None
 
 
+class VerifiedTokens:
+    """Access tokens whose signature has been checked, with the user each names and its expiry.
+
+    Checking an HS256 signature costs as much as the rest of authentication; a client sends the
+    same token on every request until it expires. A token cannot be revoked (the user's current
+    state is read on every request anyway), so remembering that it verified changes nothing but
+    the cost: an entry is used only before its ``exp``.
+    """
+
+    __slots__ = ("_entries", "_max_entries")
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: dict[str, tuple[UUID, float]] = {}
+        self._max_entries = max_entries
+
+    def user_id(self, token: str, tokens: TokenCodec) -> UUID | None:
+        entry = self._entries.get(token)
+        if entry is not None:
+            if time.time() < entry[1]:
+                return entry[0]
+            del self._entries[token]
+        user_id = tokens.user_id(token)
+        if user_id is not None:
+            if len(self._entries) >= self._max_entries:
+                self._entries.clear()
+            expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+            self._entries[token] = (user_id, float(expires))
+        return user_id
+
+
 class RequestContextMiddleware:
     """Sets up the request context, authenticates non-public routes, releases the connection."""
 
@@ -89,7 +123,9 @@ class RequestContextMiddleware:
         cast("dict[str, Any]", scope)[_CONTEXT_KEY] = context
         try:
             if not scope["route_handler"].opt.get("public"):
-                principal = await self._authenticate(scope, context, state.tokens)
+                principal = await self._authenticate(
+                    scope, context, state.tokens, state.verified_tokens
+                )
                 context.principal = principal
                 scope["user"] = principal
                 scope["auth"] = principal
@@ -98,7 +134,9 @@ class RequestContextMiddleware:
             await context.close()
 
     @staticmethod
-    async def _authenticate(scope: Scope, context: RequestContext, tokens: TokenCodec) -> Principal:
+    async def _authenticate(
+        scope: Scope, context: RequestContext, tokens: TokenCodec, verified: VerifiedTokens
+    ) -> Principal:
         token = _bearer_token(scope)
         if token is None:
             raise NotAuthorizedException("Missing bearer credentials")
@@ -106,7 +144,7 @@ class RequestContextMiddleware:
         if looks_like_api_key(token):
             principal = await principal_for_api_key(await context.read(), token)
         else:
-            user_id = tokens.user_id(token)
+            user_id = verified.user_id(token, tokens)
             principal = (
                 None if user_id is None else await principal_for_user(await context.read(), user_id)
             )

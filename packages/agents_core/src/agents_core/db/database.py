@@ -123,6 +123,16 @@ async def _init_pg_connection(conn: Any) -> None:
     )
 
 
+async def _keep_session(_conn: Any) -> None:
+    """Reset for read connections given back to the pool: nothing to do.
+
+    asyncpg's default reset runs ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`` — a round trip on every release, a tenth of the CPU of a one-agent read. The
+    read path sets no session state, takes no locks and listens to nothing; the pool still rolls
+    back a transaction left open and drops listeners before calling this.
+    """
+
+
 class Database:
     """The database of one deployment: an async engine, ORM sessions and the read path."""
 
@@ -182,6 +192,7 @@ class Database:
                         init=_init_pg_connection,
                         # Statements are prepared once per connection and cached by asyncpg.
                         statement_cache_size=256,
+                        reset=_keep_session,
                     )
         return self._pg_pool
 
