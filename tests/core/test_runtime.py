@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -13,11 +15,43 @@ import pytest
 from agents_core.agents.service import AgentService
 from agents_core.db import migrations
 from agents_core.db.database import Database
+from agents_core.db.models import Organization
 from agents_core.errors import AgentNotFound, VersionNotFound
-from agents_core.runtime import AgentCatalog
+from agents_core.runtime import AgentCatalog, ChangeStream
 from agents_core.runtime.cache import MISSING, DependencyCache
-from agents_core.schemas import AgentModality, PanelType
-from tests.core.runtime_support import create, new_org, update, wait_for_change
+from agents_core.schemas import AgentCreate, AgentModality, AgentUpdate, PanelType
+
+# -- helpers shared by the runtime tests ----------------------------------------------------------
+
+
+async def new_org(db: Database) -> uuid.UUID:
+    """An organization without users (the catalog needs none, and no password gets hashed)."""
+    async with db.session() as session:
+        organization = Organization(name=f"Org {secrets.token_hex(3)}")
+        session.add(organization)
+        await session.flush()
+        return organization.id
+
+
+async def create(db: Database, org: uuid.UUID, name: str, **fields: Any) -> uuid.UUID:
+    data = AgentCreate(name=name, instructions=f"You are {name}.", **fields)
+    async with db.session() as session:
+        agent = await AgentService(session).create(org, data)
+    return agent.id
+
+
+async def update(db: Database, org: uuid.UUID, agent_id: uuid.UUID, **fields: Any) -> int:
+    async with db.session() as session:
+        agent = await AgentService(session).update(org, agent_id, AgentUpdate(**fields))
+    return agent.current_version
+
+
+async def wait_for_change(stream: ChangeStream, agent_id: uuid.UUID) -> None:
+    """Until the catalog has applied a change of ``agent_id`` (at most one second)."""
+    async with asyncio.timeout(1.0):
+        async for change in stream:
+            if change.agent_id == agent_id:
+                return
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -239,3 +273,12 @@ def test_dependency_cache_refuses_a_load_older_than_an_eviction() -> None:
     assert len(cache) == 0
     with pytest.raises(ValueError, match="max_entries"):
         DependencyCache(0)
+
+
+async def until(condition: Callable[[], Awaitable[object]], *, limit: float = 5.0) -> None:
+    """Wait until ``condition()`` is truthy, checking every 10 ms (a state, not a duration)."""
+    for _ in range(int(limit / 0.01)):
+        if await condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition never became true")

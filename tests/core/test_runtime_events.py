@@ -21,7 +21,7 @@ from agents_core.errors import VersionMismatch
 from agents_core.events import feed
 from agents_core.events.recorder import NOTIFY_CHANNEL, record_events
 from agents_core.schemas import AgentEventKind, AgentExport, AgentUpdate
-from tests.core.runtime_support import create, new_org, update
+from tests.core.test_runtime import create, new_org, until, update
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -90,10 +90,14 @@ async def test_every_kind_of_change_records_one_event(db: Database) -> None:
 async def test_a_rolled_back_change_records_no_event(db: Database) -> None:
     org = await new_org(db)
     agent_id = await create(db, org, "Steady")
-    with pytest.raises(RuntimeError):
+
+    async def fail_after_the_write() -> None:
         async with db.session() as session:
             await AgentService(session).update(org, agent_id, AgentUpdate(instructions="Never."))
             raise RuntimeError("the request fails after the write")
+
+    with pytest.raises(RuntimeError):
+        await fail_after_the_write()
     with pytest.raises(VersionMismatch):
         async with db.session() as session:
             await AgentService(session).update(
@@ -106,18 +110,28 @@ async def test_a_rolled_back_change_sends_no_notice(pg_url: str) -> None:
     database = Database(pg_url)
     listener = await asyncpg.connect(pg_url)
     received: list[str] = []
+    arrived = asyncio.Event()
+
+    def on_notice(*args: object) -> None:
+        received.append(str(args[3]))
+        arrived.set()
+
     try:
         org = await new_org(database)
         agent_id = await create(database, org, "Quiet")
-        await listener.add_listener(NOTIFY_CHANNEL, lambda *args: received.append(args[3]))
-        with pytest.raises(RuntimeError):
+        await listener.add_listener(NOTIFY_CHANNEL, on_notice)
+
+        async def roll_back() -> None:
             async with database.session() as session:
                 await AgentService(session).update(org, agent_id, AgentUpdate(instructions="No."))
                 raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            await roll_back()
         await update(database, org, agent_id, instructions="Yes.")
         async with asyncio.timeout(1):
-            while not received:
-                await asyncio.sleep(0.005)
+            await arrived.wait()
+        # Notices arrive in commit order: had the rolled-back one been sent, it would be first.
         assert received == [f"{org}:{agent_id}:2"]
     finally:
         await listener.close()
@@ -146,9 +160,7 @@ async def test_events_of_an_organization_are_numbered_in_commit_order(pg_url: st
 
         second = asyncio.create_task(second_writer())
         # The second writer waits on the organization's lock (observed, not timed) ...
-        async with asyncio.timeout(5):
-            while not await _advisory_waiters(pg_url):
-                await asyncio.sleep(0.01)
+        await until(lambda: _advisory_waiters(pg_url))
         # ... while another organization's writer goes ahead.
         async with database.session() as session:
             await record_events(session, [(other_org, c, 9, AgentEventKind.UPDATED)], actor_id=None)

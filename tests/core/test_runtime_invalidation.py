@@ -17,7 +17,7 @@ from agents_core.db.database import Database
 from agents_core.events.recorder import NOTIFY_CHANNEL
 from agents_core.runtime import AgentCatalog
 from tests.conftest import Account, CreateAgent
-from tests.core.runtime_support import create, new_org, update, wait_for_change
+from tests.core.test_runtime import create, new_org, until, update, wait_for_change
 
 
 @pytest.fixture
@@ -89,12 +89,12 @@ async def test_a_load_that_started_before_a_notice_is_not_cached(
             await tx.start()
             await blocker.execute("LOCK TABLE agent_versions IN ACCESS EXCLUSIVE MODE")
             load = asyncio.create_task(catalog.get(org, agent_id))
-            async with asyncio.timeout(5):
-                while not await blocker.fetchval(
+            await until(
+                lambda: blocker.fetchval(
                     "SELECT count(*) FROM pg_locks WHERE NOT granted"
                     " AND relation = 'agent_versions'::regclass"
-                ):
-                    await asyncio.sleep(0.01)
+                )
+            )
             with catalog.changes() as changes:
                 await blocker.execute(
                     "SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, f"{org}:{agent_id}:1"
