@@ -115,10 +115,17 @@ def _is_name_conflict(exc: IntegrityError) -> bool:
     return "uq_agents_org_name_active" in str(exc.orig)
 
 
-_ACTIVE_IDS = select(Agent.id).where(
-    Agent.organization_id == bindparam("organization_id"),
-    Agent.is_active.is_(True),
-    Agent.id.in_(bindparam("ids", expanding=True)),
+# The targets are share-locked until the writer commits: a concurrent delete of one of them
+# waits, then finds the new referrer (409); or it committed first, and the target is invalid here.
+_ACTIVE_IDS = (
+    select(Agent.id)
+    .where(
+        Agent.organization_id == bindparam("organization_id"),
+        Agent.is_active.is_(True),
+        Agent.id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(Agent.id)
+    .with_for_update(read=True)
 )
 
 
@@ -243,7 +250,11 @@ class AgentService:
             setattr(agent, field, value)
         agent.current_version += 1
         agent.updated_at = datetime.now(UTC)
-        await self._flush(agent.name)
+        if "name" in changed:
+            await self._flush(agent.name)
+        else:
+            # Only a new name can hit the unique index: no savepoint (two round trips) needed.
+            await self.session.flush()
         events.append((agent.organization_id, agent.id, agent.current_version, kind))
         return True
 
