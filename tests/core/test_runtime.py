@@ -88,6 +88,8 @@ async def test_get_resolves_handoffs_in_order(db: Database, catalog: AgentCatalo
         modality=AgentModality.AUDIO_SCREENSHARE,
         panels=[PanelType.CODING_IDE],
     )
+    # Every change above has been applied: nothing will evict what is loaded next.
+    await catalog.sync()
     definition = await catalog.get(org, a)
     assert [(h.agent_id, h.name) for h in definition.handoffs] == [
         (c, "Coding Expert"),
@@ -123,6 +125,7 @@ async def test_graph_with_cycles_and_diamonds_in_one_query(
     await update(db, org, bottom, handoff_targets=[entry, leaf])
     # Another organization's agents are never reached.
     await create(db, await new_org(db), "Foreign")
+    await catalog.sync()
 
     before = db.statements
     graph = await catalog.graph(org, entry)
@@ -151,6 +154,7 @@ async def test_uncached_get_is_one_statement(db: Database, catalog: AgentCatalog
     org = await new_org(db)
     targets = [await create(db, org, f"Target {i}") for i in range(5)]
     a = await create(db, org, "Many", handoff_targets=targets)
+    await catalog.sync()
     before = db.statements
     definition = await catalog.get(org, a)
     assert db.statements == before + 1
@@ -215,6 +219,7 @@ async def test_cache_is_bounded_lru(db: Database) -> None:
     org = await new_org(db)
     a, b, c = [await create(db, org, name) for name in ("A", "B", "C")]
     async with AgentCatalog.open(db, max_entries=2, poll_interval=3600) as catalog:
+        await catalog.sync()
         await catalog.get(org, a)
         await catalog.get(org, b)
         await catalog.get(org, a)  # a is now the most recently used
@@ -231,6 +236,7 @@ async def test_cache_is_bounded_lru(db: Database) -> None:
 async def test_concurrent_misses_share_one_load(db: Database, catalog: AgentCatalog) -> None:
     org = await new_org(db)
     a = await create(db, org, "Popular")
+    await catalog.sync()
     before = db.statements
     results = await asyncio.gather(*(catalog.get(org, a) for _ in range(20)))
     assert db.statements == before + 1

@@ -81,6 +81,7 @@ async def test_a_load_that_started_before_a_notice_is_not_cached(
     try:
         org = await new_org(database)
         agent_id = await create(database, org, "Racing")
+        await catalog.sync()
         blocker = await asyncpg.connect(pg_url)
         try:
             # Hold the catalog's query at the door, send a change notice while it waits, then

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
 from typing import Any, Self, TypeVar
@@ -66,6 +67,8 @@ _EVENTS_AFTER = Query(
     .order_by(AgentEventRow.id)
     .limit(_POLL_BATCH)
 )
+_SYNC = Query(select(func.pg_notify(bindparam("channel"), bindparam("payload"))))
+_SYNC_PREFIX = "sync:"
 _LAST_EVENT = Query(select(func.coalesce(func.max(AgentEventRow.id), 0)))
 
 
@@ -120,10 +123,10 @@ class ChangeStream:
             self._catalog._streams.discard(self)
             self._push(None)
 
-    async def __aenter__(self) -> Self:
+    def __enter__(self) -> Self:
         return self
 
-    async def __aexit__(self, *_: object) -> None:
+    def __exit__(self, *_: object) -> None:
         self.close()
 
 
@@ -162,6 +165,7 @@ class AgentCatalog:
         self._task: asyncio.Task[None] | None = None
         self._listener_pid: int | None = None
         self._last_event_id = 0
+        self._sync_waiters: dict[str, asyncio.Future[None]] = {}
         self._hits = 0
         self._misses = 0
         self._changes = 0
@@ -329,6 +333,30 @@ class AgentCatalog:
         self._streams.add(stream)
         return stream
 
+    async def sync(self) -> None:
+        """Return once every change committed before this call has been applied.
+
+        On PostgreSQL this sends a marker notice and waits for it: notices arrive in commit
+        order, so every earlier change's notice has been applied when it comes back. On SQLite
+        it polls. Useful after a worker's own write, and in tests.
+        """
+        if not self._database.is_postgres:
+            await self.poll()
+            return
+        if not self._trusted:
+            return  # nothing is served from the cache until the feed is back
+        token = secrets.token_hex(8)
+        arrived = asyncio.get_running_loop().create_future()
+        self._sync_waiters[token] = arrived
+        try:
+            async with self._read() as conn:
+                await conn.fetch(
+                    _SYNC, {"channel": NOTIFY_CHANNEL, "payload": _SYNC_PREFIX + token}
+                )
+            await arrived
+        finally:
+            self._sync_waiters.pop(token, None)
+
     @property
     def stats(self) -> CatalogStats:
         return CatalogStats(
@@ -361,6 +389,10 @@ class AgentCatalog:
         if self._trusted:
             self._trusted = False
             self._cache.clear()
+        # With the cache out of use, whoever waits for a sync is in sync.
+        for waiter in self._sync_waiters.values():
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _resume(self, *, first: bool) -> None:
         """The feed is followed again: whatever was missed meanwhile, start from scratch."""
@@ -371,6 +403,11 @@ class AgentCatalog:
             self._publish(_RESET)
 
     def _on_notice(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        if payload.startswith(_SYNC_PREFIX):
+            waiter = self._sync_waiters.get(payload[len(_SYNC_PREFIX) :])
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            return
         try:
             organization, agent, version = payload.split(":")
             self._apply(UUID(organization), UUID(agent), int(version))
