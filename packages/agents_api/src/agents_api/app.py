@@ -53,7 +53,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     settings = settings or Settings.from_env()
     owns_database = database is None
     if database is None:
-        database = Database(settings.database_url, pool_size=settings.db_pool_size)
+        database = Database(
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            read_pool_size=settings.db_pool_size,
+        )
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
