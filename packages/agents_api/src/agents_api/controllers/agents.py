@@ -6,7 +6,7 @@ from uuid import UUID
 from litestar import Controller, Response, delete, get, post, route
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery, HeaderParameter, Parameter, PathParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter, PathParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
 from agents_api.openapi import problems
@@ -83,7 +83,7 @@ class AgentController(Controller):
     )
     async def create(
         self,
-        data: AgentCreate,
+        data: JSONBody[AgentCreate],
         principal: NamedDependency[Principal],
         database: NamedDependency[Database],
     ) -> Response[AgentPublic]:
@@ -111,7 +111,7 @@ class AgentController(Controller):
             str | None,
             Parameter(max_length=255, description="Case-insensitive substring of the name"),
         ] = None,
-        modality: AgentModality | None = None,
+        modality: FromQuery[AgentModality | None] = None,
         tool: Annotated[
             str | None, Parameter(max_length=255, description="Agents that have this tool")
         ] = None,
@@ -147,7 +147,7 @@ class AgentController(Controller):
         principal: NamedDependency[Principal],
         read: NamedDependency[ReadConnection],
         if_none_match: Annotated[
-            str | None, Parameter(header="If-None-Match", required=False)
+            str | None, HeaderParameter(name="If-None-Match", required=False)
         ] = None,
     ) -> Response[AgentPublic]:
         agent = await queries.get_agent(read, principal.organization_id, agent_id)
@@ -172,7 +172,7 @@ class AgentController(Controller):
     async def update(
         self,
         agent_id: FromPath[UUID],
-        data: AgentUpdate,
+        data: JSONBody[AgentUpdate],
         principal: NamedDependency[Principal],
         database: NamedDependency[Database],
         if_match: IfMatch = None,

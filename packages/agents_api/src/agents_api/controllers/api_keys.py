@@ -4,7 +4,7 @@ from uuid import UUID
 
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
@@ -26,7 +26,7 @@ class ApiKeyController(Controller):
     )
     async def create(
         self,
-        data: ApiKeyCreate,
+        data: JSONBody[ApiKeyCreate],
         principal: NamedDependency[Principal],
         database: NamedDependency[Database],
     ) -> ApiKeyCreated:

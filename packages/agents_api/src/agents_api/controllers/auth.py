@@ -3,6 +3,7 @@ from __future__ import annotations
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.params import JSONBody
 
 from agents_api.openapi import problems
 from agents_api.security import PUBLIC
@@ -36,7 +37,7 @@ class SessionController(Controller):
     )
     async def signup(
         self,
-        data: SignupRequest,
+        data: JSONBody[SignupRequest],
         database: NamedDependency[Database],
         settings: NamedDependency[Settings],
         tokens: NamedDependency[TokenCodec],
@@ -65,7 +66,7 @@ class SessionController(Controller):
     )
     async def login(
         self,
-        data: LoginRequest,
+        data: JSONBody[LoginRequest],
         database: NamedDependency[Database],
         tokens: NamedDependency[TokenCodec],
     ) -> TokenResponse:

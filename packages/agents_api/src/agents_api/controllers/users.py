@@ -4,7 +4,7 @@ from uuid import UUID
 
 from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
@@ -22,7 +22,7 @@ class UserController(Controller):
     @post("/", summary="Add a user to the organization", responses=problems(400, 401, 403, 409))
     async def create(
         self,
-        data: UserCreate,
+        data: JSONBody[UserCreate],
         principal: NamedDependency[Principal],
         database: NamedDependency[Database],
     ) -> UserPublic:
@@ -46,7 +46,7 @@ class UserController(Controller):
     async def update(
         self,
         user_id: FromPath[UUID],
-        data: UserUpdate,
+        data: JSONBody[UserUpdate],
         principal: NamedDependency[Principal],
         database: NamedDependency[Database],
     ) -> UserPublic:
