@@ -22,7 +22,13 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
-async def _read(request: Request[Any, Any, Any]) -> ReadConnection:
+async def _read(request: Request[Any, Any, Any], principal: Principal) -> ReadConnection:
+    """The request's read connection (the one authentication used).
+
+    It asks for ``principal`` (every route that reads is authenticated) so that Litestar resolves
+    the two one after the other: asked for side by side, they would be resolved as two tasks of an
+    anyio task group on every request, a tenth of the CPU of reading one agent.
+    """
     return await request_context(request).read()
 
 
