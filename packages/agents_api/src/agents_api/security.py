@@ -108,6 +108,11 @@ class VerifiedTokens:
         return user_id
 
 
+def _reads(handler: Any) -> bool:
+    """Whether the handler takes the ``read`` connection (Litestar memoizes the signature)."""
+    return "read" in handler.parsed_fn_signature.parameters
+
+
 class RequestContextMiddleware:
     """Sets up the request context, authenticates non-public routes, releases the connection."""
 
@@ -129,6 +134,9 @@ class RequestContextMiddleware:
                 context.principal = principal
                 scope["user"] = principal
                 scope["auth"] = principal
+                if not _reads(scope["route_handler"]):
+                    # A write does not hold a read connection through its transaction.
+                    await context.close()
             await self.app(scope, receive, send)
         finally:
             await context.close()

@@ -114,10 +114,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _json_text(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
 async def _init_pg_connection(conn: Any) -> None:
     await conn.set_type_codec(
         "jsonb",
-        encoder=lambda value: msgspec.json.encode(value).decode(),
+        encoder=_json_text,
         decoder=msgspec.json.decode,
         schema="pg_catalog",
     )
@@ -155,6 +159,9 @@ class Database:
                 max_overflow=max_overflow,
                 pool_pre_ping=True,
                 echo=echo,
+                # Version snapshots hold whole instructions (up to 100 KB): msgspec, not json.
+                json_serializer=_json_text,
+                json_deserializer=msgspec.json.decode,
             )
         else:
             database = self.url.database
