@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -63,6 +64,11 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await migrations.upgrade(database)
+        # Everything loaded so far lives as long as the process: keep it out of the cyclic
+        # garbage collector, whose full passes would otherwise walk all of it every few
+        # thousand requests (the list endpoint's p99 and a fifth of its CPU).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
