@@ -59,7 +59,10 @@ _PANELS = {p.value: p for p in PanelType}
 
 
 def agent_from_row(row: Sequence[Any]) -> AgentPublic:
-    """An :class:`AgentPublic` from a row of :data:`AGENT_COLUMNS` (positional)."""
+    """An :class:`AgentPublic` from a row of :data:`AGENT_COLUMNS` (positional).
+
+    Array columns arrive as fresh lists from both drivers: they are used as they are.
+    """
     return AgentPublic(
         id=row[0],
         organization_id=row[1],
@@ -67,8 +70,8 @@ def agent_from_row(row: Sequence[Any]) -> AgentPublic:
         instructions=row[3],
         model=row[4],
         voice=row[5],
-        handoff_targets=list(row[6]),
-        tools=list(row[7]),
+        handoff_targets=row[6],
+        tools=row[7],
         modality=_MODALITIES[row[8]],
         panels=[_PANELS[p] for p in row[9]],
         is_active=row[10],
