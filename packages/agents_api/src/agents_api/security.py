@@ -16,7 +16,7 @@ from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents_api.tokens import TokenCodec
 from agents_core.api_keys.service import looks_like_api_key
@@ -137,7 +137,15 @@ class RequestContextMiddleware:
                 if not _reads(scope["route_handler"]):
                     # A write does not hold a read connection through its transaction.
                     await context.close()
-            await self.app(scope, receive, send)
+
+            async def send_and_release(message: Message) -> None:
+                # The reads are done once the response starts: give the connection back before
+                # writing to the client, so that requests waiting for one are not held up by it.
+                if message["type"] == "http.response.start":
+                    await context.close()
+                await send(message)
+
+            await self.app(scope, receive, send_and_release)
         finally:
             await context.close()
 
