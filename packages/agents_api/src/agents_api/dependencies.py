@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 
 from agents_api.security import request_context
 from agents_api.settings import Settings
@@ -22,7 +22,9 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
-async def _read(request: Request[Any, Any, Any], principal: Principal) -> ReadConnection:
+async def _read(
+    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+) -> ReadConnection:
     """The request's read connection (the one authentication used).
 
     It asks for ``principal`` (every route that reads is authenticated) so that Litestar resolves
