@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from agents_core.agents import queries
 from agents_core.agents.service import AgentService
-from agents_core.db import migrations
 from agents_core.db.database import Database
 from agents_core.errors import (
     AgentNameTaken,
@@ -22,31 +19,7 @@ from agents_core.errors import (
     VersionNotFound,
 )
 from agents_core.schemas import AgentCreate, AgentModality, AgentUpdate, PanelType
-from agents_core.users.service import UserService
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-async def db(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
-) -> AsyncIterator[Database]:
-    if request.param == "postgresql":
-        database = Database(pg_url)
-    else:
-        database = Database(f"sqlite:///{tmp_path}/service.db")
-        await migrations.upgrade(database)
-    yield database
-    await database.close()
-
-
-async def new_org(db: Database) -> uuid.UUID:
-    async with db.session() as session:
-        organization, _ = await UserService(session).signup(
-            organization_name="Org",
-            email=f"{secrets.token_hex(6)}@example.com",
-            password="password 1",
-            full_name=None,
-        )
-    return organization.id
+from tests.core.conftest import new_org
 
 
 async def create(db: Database, org: uuid.UUID, **fields: object) -> uuid.UUID:

@@ -3,34 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
 from agents_core.agents.service import AgentService
-from agents_core.db import migrations
 from agents_core.db.database import Database
-from agents_core.db.models import Organization
 from agents_core.errors import AgentNotFound, VersionNotFound
 from agents_core.runtime import AgentCatalog, ChangeStream
 from agents_core.runtime.cache import MISSING, DependencyCache
 from agents_core.schemas import AgentCreate, AgentModality, AgentUpdate, PanelType
+from tests.core.conftest import new_org
 
 # -- helpers shared by the runtime tests ----------------------------------------------------------
-
-
-async def new_org(db: Database) -> uuid.UUID:
-    """An organization without users (the catalog needs none, and no password gets hashed)."""
-    async with db.session() as session:
-        organization = Organization(name=f"Org {secrets.token_hex(3)}")
-        session.add(organization)
-        await session.flush()
-        return organization.id
 
 
 async def create(db: Database, org: uuid.UUID, name: str, **fields: Any) -> uuid.UUID:
@@ -52,19 +40,6 @@ async def wait_for_change(stream: ChangeStream, agent_id: uuid.UUID) -> None:
         async for change in stream:
             if change.agent_id == agent_id:
                 return
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-async def db(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
-) -> AsyncIterator[Database]:
-    if request.param == "postgresql":
-        database = Database(pg_url)
-    else:
-        database = Database(f"sqlite:///{tmp_path}/runtime.db")
-        await migrations.upgrade(database)
-    yield database
-    await database.close()
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import asyncpg
 import pytest
@@ -14,27 +12,14 @@ from sqlalchemy import select
 
 from agents_core.agents.service import AgentService
 from agents_core.agents.transfer import AgentTransferService
-from agents_core.db import migrations
 from agents_core.db.database import Database
 from agents_core.db.models import AgentEventRow
 from agents_core.errors import VersionMismatch
 from agents_core.events import feed
 from agents_core.events.recorder import NOTIFY_CHANNEL, record_events
 from agents_core.schemas import AgentEventKind, AgentExport, AgentUpdate
-from tests.core.test_runtime import create, new_org, until, update
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-async def db(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
-) -> AsyncIterator[Database]:
-    if request.param == "postgresql":
-        database = Database(pg_url)
-    else:
-        database = Database(f"sqlite:///{tmp_path}/events.db")
-        await migrations.upgrade(database)
-    yield database
-    await database.close()
+from tests.core.conftest import new_org
+from tests.core.test_runtime import create, until, update
 
 
 async def events_of(db: Database, org: uuid.UUID) -> list[tuple[uuid.UUID, int, str]]:
