@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID, uuid4
 
 import msgspec
-from sqlalchemy import String, Uuid, bindparam, func, select
+from sqlalchemy import String, Table, Uuid, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agents_core.agents.queries import AGENT_COLUMNS, agent_from_row
 from agents_core.db.models import Agent, AgentVersion
 from agents_core.db.types import ArrayContains
 from agents_core.errors import (
@@ -168,6 +169,28 @@ async def validate_handoff_targets(
         )
 
 
+_AGENTS = cast(Table, Agent.__table__)
+_VERSIONS = cast(Table, AgentVersion.__table__)
+# The read path's column order (``agent_from_row``), as table columns: Core, not ORM, statements.
+_ROW_COLUMNS = [_AGENTS.c[column.key] for column in AGENT_COLUMNS]
+_LOCK_ROW = (
+    select(*_ROW_COLUMNS)
+    .where(
+        _AGENTS.c.id == bindparam("agent_id"),
+        _AGENTS.c.organization_id == bindparam("organization_id"),
+        _AGENTS.c.is_active.is_(True),
+    )
+    .with_for_update()
+)
+
+
+def _check_expected(current: AgentPublic, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != current.current_version:
+        raise VersionMismatch(
+            f"The agent is at version {current.current_version}, not {expected_version}"
+        )
+
+
 class AgentService:
     """Writes to agents, in the caller's transaction (``Database.session()``)."""
 
@@ -176,22 +199,16 @@ class AgentService:
 
     # -- helpers ----------------------------------------------------------------------------
 
-    async def _lock(self, organization_id: UUID, agent_id: UUID) -> Agent:
+    async def _lock(self, organization_id: UUID, agent_id: UUID) -> AgentPublic:
         """The active agent, locked for this transaction (concurrent writers queue here)."""
-        stmt = (
-            select(Agent)
-            .where(
-                Agent.id == agent_id,
-                Agent.organization_id == organization_id,
-                Agent.is_active.is_(True),
+        row = (
+            await self.session.execute(
+                _LOCK_ROW, {"organization_id": organization_id, "agent_id": agent_id}
             )
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        agent = (await self.session.scalars(stmt)).first()
-        if agent is None:
+        ).first()
+        if row is None:
             raise AgentNotFound()
-        return agent
+        return agent_from_row(row)
 
     async def _check_name_free(
         self, organization_id: UUID, name: str, *, except_id: UUID | None = None
@@ -215,48 +232,69 @@ class AgentService:
                 raise AgentNameTaken(f"An active agent named {name!r} already exists") from None
             raise
 
-    def _save_version(self, agent: Agent, actor_id: UUID | None) -> None:
-        self.session.add(
-            AgentVersion(
-                agent_id=agent.id,
-                version=agent.current_version,
-                snapshot=msgspec.to_builtins(agent_snapshot(agent)),
-                created_by=actor_id,
-            )
-        )
-
     async def _apply(
         self,
-        agent: Agent,
+        current: AgentPublic,
         changes: dict[str, Any],
         *,
         actor_id: UUID | None,
         kind: AgentEventKind,
         events: list[EventRecord],
-    ) -> bool:
-        """Apply configuration changes as a new version; ``False`` when nothing changes."""
+    ) -> AgentPublic:
+        """Apply configuration changes to a locked agent as a new version.
+
+        Two statements through SQLAlchemy Core (the ORM's unit of work was most of a PUT's
+        CPU): the previous configuration saved as version ``current_version``, then the update,
+        which returns the new row. Returns ``current`` unchanged when nothing differs.
+        """
         stored = {field: _stored(field, value) for field, value in changes.items()}
-        changed = {f: v for f, v in stored.items() if v != getattr(agent, f)}
+        changed = {f: v for f, v in stored.items() if v != getattr(current, f)}
         if not changed:
-            return False
+            return current
         if "handoff_targets" in changed:
             await validate_handoff_targets(
-                self.session, agent.organization_id, changed["handoff_targets"], agent.id
+                self.session, current.organization_id, changed["handoff_targets"], current.id
             )
-        if "name" in changed and changed["name"].lower() != agent.name.lower():
-            await self._check_name_free(agent.organization_id, changed["name"], except_id=agent.id)
-        self._save_version(agent, actor_id)
-        for field, value in changed.items():
-            setattr(agent, field, value)
-        agent.current_version += 1
-        agent.updated_at = datetime.now(UTC)
+        if "name" in changed and changed["name"].lower() != current.name.lower():
+            await self._check_name_free(
+                current.organization_id, changed["name"], except_id=current.id
+            )
+        await self.session.execute(
+            insert(_VERSIONS),
+            {
+                "agent_id": current.id,
+                "version": current.current_version,
+                "snapshot": msgspec.to_builtins(current.snapshot()),
+                "created_by": actor_id,
+            },
+        )
+        statement = (
+            update(_AGENTS)
+            .where(_AGENTS.c.id == current.id)
+            .values(
+                **changed,
+                current_version=current.current_version + 1,
+                updated_at=datetime.now(UTC),
+            )
+            .returning(*_ROW_COLUMNS)
+        )
         if "name" in changed:
-            await self._flush(agent.name)
+            # Only a new name can hit the unique index; the savepoint keeps the transaction
+            # usable so the conflict can be reported as such.
+            try:
+                async with self.session.begin_nested():
+                    row = (await self.session.execute(statement)).one()
+            except IntegrityError as exc:
+                if _is_name_conflict(exc):
+                    raise AgentNameTaken(
+                        f"An active agent named {changed['name']!r} already exists"
+                    ) from None
+                raise
         else:
-            # Only a new name can hit the unique index: no savepoint (two round trips) needed.
-            await self.session.flush()
-        events.append((agent.organization_id, agent.id, agent.current_version, kind))
-        return True
+            row = (await self.session.execute(statement)).one()
+        updated = agent_from_row(row)
+        events.append((updated.organization_id, updated.id, updated.current_version, kind))
+        return updated
 
     # -- operations -------------------------------------------------------------------------
 
@@ -299,17 +337,14 @@ class AgentService:
     ) -> AgentPublic:
         """Apply the members sent. The previous configuration becomes version
         ``current_version``; a request that changes nothing creates no version."""
-        agent = await self._lock(organization_id, agent_id)
-        if expected_version is not None and expected_version != agent.current_version:
-            raise VersionMismatch(
-                f"The agent is at version {agent.current_version}, not {expected_version}"
-            )
+        current = await self._lock(organization_id, agent_id)
+        _check_expected(current, expected_version)
         events: list[EventRecord] = []
-        await self._apply(
-            agent, data.changes(), actor_id=actor_id, kind=AgentEventKind.UPDATED, events=events
+        updated = await self._apply(
+            current, data.changes(), actor_id=actor_id, kind=AgentEventKind.UPDATED, events=events
         )
         await record_events(self.session, events, actor_id=actor_id)
-        return agent_public(agent)
+        return updated
 
     async def restore(
         self,
@@ -321,13 +356,10 @@ class AgentService:
         actor_id: UUID | None = None,
     ) -> AgentPublic:
         """Make a saved version the current configuration, as an update."""
-        agent = await self._lock(organization_id, agent_id)
-        if expected_version is not None and expected_version != agent.current_version:
-            raise VersionMismatch(
-                f"The agent is at version {agent.current_version}, not {expected_version}"
-            )
+        current = await self._lock(organization_id, agent_id)
+        _check_expected(current, expected_version)
         stmt = select(AgentVersion.snapshot).where(
-            AgentVersion.agent_id == agent.id, AgentVersion.version == version
+            AgentVersion.agent_id == current.id, AgentVersion.version == version
         )
         raw = (await self.session.execute(stmt)).scalar_one_or_none()
         if raw is None:
@@ -335,13 +367,13 @@ class AgentService:
         snapshot = msgspec.convert(raw, AgentSnapshot)
         changes = {field: getattr(snapshot, field) for field in CONFIG_FIELDS}
         events: list[EventRecord] = []
-        await self._apply(
-            agent, changes, actor_id=actor_id, kind=AgentEventKind.RESTORED, events=events
+        restored = await self._apply(
+            current, changes, actor_id=actor_id, kind=AgentEventKind.RESTORED, events=events
         )
         await record_events(self.session, events, actor_id=actor_id)
-        return agent_public(agent)
+        return restored
 
-    async def referrers(self, organization_id: UUID, agent_id: UUID) -> Sequence[Agent]:
+    async def referrers(self, organization_id: UUID, agent_id: UUID) -> list[AgentPublic]:
         """Active agents of the organization that hand off to ``agent_id`` (locked)."""
         # JSON arrays on SQLite hold ids as text; PostgreSQL compares native uuids.
         target = (
@@ -350,18 +382,17 @@ class AgentService:
             else bindparam("target", str(agent_id), type_=String())
         )
         stmt = (
-            select(Agent)
+            select(*_ROW_COLUMNS)
             .where(
-                Agent.organization_id == organization_id,
-                Agent.is_active.is_(True),
-                Agent.id != agent_id,
-                ArrayContains(Agent.handoff_targets, target),
+                _AGENTS.c.organization_id == organization_id,
+                _AGENTS.c.is_active.is_(True),
+                _AGENTS.c.id != agent_id,
+                ArrayContains(_AGENTS.c.handoff_targets, target),
             )
-            .order_by(Agent.id)
+            .order_by(_AGENTS.c.id)
             .with_for_update()
-            .execution_options(populate_existing=True)
         )
-        return (await self.session.scalars(stmt)).all()
+        return [agent_from_row(row) for row in (await self.session.execute(stmt)).all()]
 
     async def delete(
         self,
@@ -376,7 +407,7 @@ class AgentService:
 
         Returns the ids of the agents that were changed by ``force``.
         """
-        agent = await self._lock(organization_id, agent_id)
+        current = await self._lock(organization_id, agent_id)
         referrers = await self.referrers(organization_id, agent_id)
         if referrers and not force:
             names = ", ".join(f"{r.name} ({r.id})" for r in referrers)
@@ -397,10 +428,14 @@ class AgentService:
                 kind=AgentEventKind.UPDATED,
                 events=events,
             )
-        agent.is_active = False
-        agent.updated_at = datetime.now(UTC)
-        await self.session.flush()
-        events.append((organization_id, agent.id, agent.current_version, AgentEventKind.DELETED))
+        await self.session.execute(
+            update(_AGENTS)
+            .where(_AGENTS.c.id == current.id)
+            .values(is_active=False, updated_at=datetime.now(UTC))
+        )
+        events.append(
+            (organization_id, current.id, current.current_version, AgentEventKind.DELETED)
+        )
         await record_events(self.session, events, actor_id=actor_id)
         return [r.id for r in referrers]
 
