@@ -28,6 +28,8 @@ from agents_core.schemas import (
 )
 
 __all__ = [
+    "MODALITIES",
+    "PANELS",
     "AgentPage",
     "agent_from_row",
     "escape_like",
@@ -54,8 +56,10 @@ AGENT_COLUMNS = (
     Agent.updated_at,
 )
 
-_MODALITIES = {m.value: m for m in AgentModality}
-_PANELS = {p.value: p for p in PanelType}
+MODALITIES = {m.value: m for m in AgentModality}
+"""Stored modality value → enum member (a dict lookup is cheaper than the enum call per row)."""
+PANELS = {p.value: p for p in PanelType}
+"""Stored panel value → enum member."""
 
 
 def agent_from_row(row: Sequence[Any]) -> AgentPublic:
@@ -72,8 +76,8 @@ def agent_from_row(row: Sequence[Any]) -> AgentPublic:
         voice=row[5],
         handoff_targets=row[6],
         tools=row[7],
-        modality=_MODALITIES[row[8]],
-        panels=[_PANELS[p] for p in row[9]],
+        modality=MODALITIES[row[8]],
+        panels=[PANELS[p] for p in row[9]],
         is_active=row[10],
         current_version=row[11],
         created_at=row[12],

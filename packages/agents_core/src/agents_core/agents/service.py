@@ -6,7 +6,7 @@ recorded in the agent event feed in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID, uuid4
@@ -516,13 +516,3 @@ class AgentService:
             )
             return agent_public(copy)
         raise AgentNameTaken(f"No free name for a copy of {source.name!r}; try again")
-
-    async def active_names(self, organization_id: UUID) -> dict[str, UUID]:
-        """Lower-cased name → id of every active agent of the organization."""
-        stmt = select(Agent.name, Agent.id).where(
-            Agent.organization_id == organization_id, Agent.is_active.is_(True)
-        )
-        return {name.lower(): id_ for name, id_ in (await self.session.execute(stmt)).all()}
-
-    async def record(self, events: Iterable[EventRecord], *, actor_id: UUID | None) -> None:
-        await record_events(self.session, events, actor_id=actor_id)

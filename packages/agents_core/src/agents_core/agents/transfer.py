@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agents_core.agents.queries import MODALITIES, PANELS
 from agents_core.db.database import Query, ReadConnection
 from agents_core.db.models import Agent
 from agents_core.errors import AgentNameTaken, InvalidHandoffTargets
@@ -45,7 +46,6 @@ from agents_core.schemas import (
     AgentModality,
     AgentPublic,
     FieldError,
-    PanelType,
 )
 
 __all__ = ["AgentTransferService", "export_agents", "name_key"]
@@ -54,9 +54,6 @@ MAX_REPORTED_ERRORS = 100
 """A batch can hold thousands of items; the error answer lists at most this many fields."""
 
 _AGENTS_TABLE = cast(Table, Agent.__table__)
-
-_MODALITIES = {m.value: m for m in AgentModality}
-_PANELS = {p.value: p for p in PanelType}
 
 
 def name_key(name: str) -> str:
@@ -98,8 +95,8 @@ async def export_agents(conn: ReadConnection, organization_id: UUID) -> list[Age
             instructions=row[2],
             model=row[3],
             voice=row[4],
-            modality=_MODALITIES[row[5]],
-            panels=[_PANELS[p] for p in row[6]],
+            modality=MODALITIES[row[5]],
+            panels=[PANELS[p] for p in row[6]],
             tools=list(row[7]),
             handoff_targets=[names[t] for t in row[8] if t in names],
         )

@@ -18,17 +18,16 @@ import msgspec
 from sqlalchemy import JSON, Integer, bindparam, column, text
 from sqlalchemy.sql.elements import TextClause
 
+from agents_core.agents.queries import MODALITIES, PANELS
 from agents_core.db.database import Query, ReadConnection
 from agents_core.db.models import Agent
 from agents_core.db.types import JSONDocument
 from agents_core.errors import AgentNotFound, VersionNotFound
 from agents_core.runtime.definitions import AgentDefinition, AgentGraph, Handoff
-from agents_core.schemas import AgentModality, AgentSnapshot, PanelType
+from agents_core.schemas import AgentSnapshot
 
 __all__ = ["LoadedDefinition", "load_definition", "load_graph"]
 
-_MODALITIES = {m.value: m for m in AgentModality}
-_PANELS = {p.value: p for p in PanelType}
 
 _table = Agent.__table__
 _AGENT_COLUMNS = (
@@ -176,8 +175,8 @@ def _definition(
         model=model,
         voice=voice,
         tools=tuple(tools),
-        modality=_MODALITIES[modality],
-        panels=tuple(_PANELS[p] for p in panels),
+        modality=MODALITIES[modality],
+        panels=tuple(PANELS[p] for p in panels),
         # A target deleted since a saved version was made is left out: nobody can take a call.
         handoffs=tuple(Handoff(agent_id=t, name=names[t]) for t in targets if t in names),
     )
