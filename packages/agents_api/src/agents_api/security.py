@@ -11,7 +11,6 @@ import time
 from typing import Any, cast
 from uuid import UUID
 
-import jwt
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -99,12 +98,13 @@ class VerifiedTokens:
             if time.time() < entry[1]:
                 return entry[0]
             del self._entries[token]
-        user_id = tokens.user_id(token)
-        if user_id is not None:
-            if len(self._entries) >= self._max_entries:
-                self._entries.clear()
-            expires = jwt.decode(token, options={"verify_signature": False})["exp"]
-            self._entries[token] = (user_id, float(expires))
+        verified = tokens.verify(token)
+        if verified is None:
+            return None
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        user_id, expires = verified
+        self._entries[token] = (user_id, float(expires))
         return user_id
 
 

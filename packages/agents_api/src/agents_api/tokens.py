@@ -31,8 +31,8 @@ class TokenCodec:
         }
         return jwt.encode(claims, self._key, algorithm="HS256")
 
-    def user_id(self, token: str) -> UUID | None:
-        """The user a valid, unexpired token names, or ``None``."""
+    def verify(self, token: str) -> tuple[UUID, int] | None:
+        """The user a valid, unexpired token names and its expiry (Unix time), or ``None``."""
         try:
             claims = jwt.decode(
                 token,
@@ -42,6 +42,6 @@ class TokenCodec:
             )
             if claims.get("typ") != "access":
                 return None
-            return UUID(claims["sub"])
+            return UUID(claims["sub"]), int(claims["exp"])
         except (jwt.PyJWTError, ValueError, TypeError):
             return None
