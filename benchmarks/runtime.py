@@ -65,8 +65,8 @@ async def build_graph(database: Database) -> tuple[UUID, list[UUID]]:
         session.add(organization)
         await session.flush()
         org = organization.id
-    async with database.session() as session:
-        service = AgentService(session)
+    async with database.transaction() as conn:
+        service = AgentService(conn)
         experts = [
             (
                 await service.create(
@@ -133,13 +133,11 @@ async def measure(url: str) -> dict[str, Any]:
                 for i in range(300):
                     target = (first, second)[i % 2]
                     await catalog.get(org, target)
-                    async with writer.sessions() as session:
-                        await session.begin()
-                        await AgentService(session).update(
+                    async with writer.connect() as conn, conn.transaction():
+                        await AgentService(conn).update(
                             org, target, AgentUpdate(instructions=f"Edit {i}")
                         )
                         committing = time.perf_counter()
-                        await session.commit()
                     async for change in changes:
                         if change.agent_id == target:
                             break

@@ -2,8 +2,8 @@
 statements per request.
 
 Reads on PostgreSQL skip the ORM (one compiled statement on the asyncpg connection straight into
-the wire types); these tests hold them to what the ORM and ``agent_public`` would say for the
-same rows, field by field, and to their statement budget.
+the wire types); these tests hold them to what the ORM says of the same rows, field by field,
+and to their statement budget.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from agents_api.security import VerifiedTokens
 from agents_api.tokens import TokenCodec
-from agents_core.agents.service import AgentService, agent_public
+from agents_core.agents.service import AgentService
 from agents_core.db.database import Database
 from agents_core.db.models import Agent
-from agents_core.schemas import AgentPublic, AgentUpdate
+from agents_core.schemas import AgentModality, AgentPublic, AgentUpdate, PanelType
 from tests.conftest import SECRET, Account, CreateAgent, add_member
 
 FIELDS = AgentPublic.__struct_fields__
@@ -35,9 +35,25 @@ def wire(agent: AgentPublic) -> dict[str, Any]:
 
 
 async def orm_agent(database: Database, agent_id: str) -> AgentPublic:
+    """The agent as the ORM loads it: an oracle independent of the compiled statements."""
     async with database.session() as session:
         row = (await session.scalars(select(Agent).where(Agent.id == UUID(agent_id)))).one()
-        return agent_public(row)
+        return AgentPublic(
+            id=row.id,
+            organization_id=row.organization_id,
+            name=row.name,
+            instructions=row.instructions,
+            model=row.model,
+            voice=row.voice,
+            handoff_targets=list(row.handoff_targets),
+            tools=list(row.tools),
+            modality=AgentModality(row.modality),
+            panels=[PanelType(p) for p in row.panels],
+            is_active=row.is_active,
+            current_version=row.current_version,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
 
 def assert_same_agent(api: dict[str, Any], service: AgentPublic) -> None:
@@ -127,8 +143,8 @@ async def test_service_update_is_seen_by_the_fast_read(
     varied_agents: list[dict[str, Any]],
 ) -> None:
     target = varied_agents[0]
-    async with database.session() as session:
-        updated = await AgentService(session).update(
+    async with database.transaction() as conn:
+        updated = await AgentService(conn).update(
             admin.organization_id,
             UUID(target["id"]),
             msgspec.convert({"instructions": "Changed by a service."}, AgentUpdate),

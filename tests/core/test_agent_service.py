@@ -24,8 +24,8 @@ from tests.core.conftest import new_org
 
 async def create(db: Database, org: uuid.UUID, **fields: object) -> uuid.UUID:
     data = AgentCreate(**{"name": f"A {secrets.token_hex(3)}", "instructions": "x", **fields})  # type: ignore[arg-type]
-    async with db.session() as session:
-        agent = await AgentService(session).create(org, data)
+    async with db.transaction() as conn:
+        agent = await AgentService(conn).create(org, data)
     return agent.id
 
 
@@ -42,7 +42,7 @@ async def test_create_get_list(db: Database) -> None:
         panels=[PanelType.WHITEBOARD],
         handoff_targets=[target],
     )
-    async with db.read() as conn:
+    async with db.connect() as conn:
         agent = await queries.get_agent(conn, org, agent_id)
         page = await queries.list_agents(conn, org, tool="t2")
         everything = await queries.list_agents(conn, org)
@@ -61,15 +61,15 @@ async def test_create_get_list(db: Database) -> None:
 async def test_update_versions_restore(db: Database) -> None:
     org = await new_org(db)
     agent_id = await create(db, org, name="Versioned", tools=["a"])
-    async with db.session() as session:
-        service = AgentService(session)
+    async with db.transaction() as conn:
+        service = AgentService(conn)
         await service.update(org, agent_id, AgentUpdate(tools=["a", "b"]))
         await service.update(org, agent_id, AgentUpdate(name="Renamed", voice="nova"))
         same = await service.update(org, agent_id, AgentUpdate(name="Renamed"))
         assert same.current_version == 3
         with pytest.raises(VersionMismatch):
             await service.update(org, agent_id, AgentUpdate(name="X"), expected_version=2)
-    async with db.read() as conn:
+    async with db.connect() as conn:
         versions = await queries.list_versions(conn, org, agent_id)
         first = await queries.get_version(conn, org, agent_id, 1)
         with pytest.raises(VersionNotFound):
@@ -77,8 +77,8 @@ async def test_update_versions_restore(db: Database) -> None:
     assert [v.version for v in versions] == [2, 1]
     assert first.snapshot.tools == ["a"]
     assert first.snapshot.name == "Versioned"
-    async with db.session() as session:
-        restored = await AgentService(session).restore(org, agent_id, 1)
+    async with db.transaction() as conn:
+        restored = await AgentService(conn).restore(org, agent_id, 1)
     assert (restored.name, restored.tools, restored.voice, restored.current_version) == (
         "Versioned",
         ["a"],
@@ -93,22 +93,22 @@ async def test_handoff_rules(db: Database) -> None:
     foreign = await create(db, other_org)
     target = await create(db, org)
     agent_id = await create(db, org, handoff_targets=[target])
-    async with db.session() as session:
+    async with db.transaction() as conn:
         with pytest.raises(InvalidHandoffTargets) as caught:
-            await AgentService(session).update(
+            await AgentService(conn).update(
                 org, agent_id, AgentUpdate(handoff_targets=[target, agent_id, foreign])
             )
     assert [e.field for e in caught.value.errors or []] == [
         "handoff_targets[1]",
         "handoff_targets[2]",
     ]
-    async with db.session() as session:
+    async with db.transaction() as conn:
         with pytest.raises(AgentReferenced):
-            await AgentService(session).delete(org, target)
-    async with db.session() as session:
-        changed = await AgentService(session).delete(org, target, force=True)
+            await AgentService(conn).delete(org, target)
+    async with db.transaction() as conn:
+        changed = await AgentService(conn).delete(org, target, force=True)
     assert changed == [agent_id]
-    async with db.read() as conn:
+    async with db.connect() as conn:
         agent = await queries.get_agent(conn, org, agent_id)
     assert agent.handoff_targets == []
     assert agent.current_version == 2
@@ -119,8 +119,8 @@ async def test_names_unique_among_active(db: Database) -> None:
     first = await create(db, org, name="Same")
     with pytest.raises(AgentNameTaken):
         await create(db, org, name="SAME")
-    async with db.session() as session:
-        await AgentService(session).delete(org, first)
+    async with db.transaction() as conn:
+        await AgentService(conn).delete(org, first)
     await create(db, org, name="same")
 
 
@@ -129,13 +129,13 @@ async def test_failed_write_rolls_back_everything(db: Database) -> None:
     agent_id = await create(db, org, name="Stable")
 
     async def write_then_fail() -> None:
-        async with db.session() as session:
-            await AgentService(session).update(org, agent_id, AgentUpdate(name="Changed"))
+        async with db.transaction() as conn:
+            await AgentService(conn).update(org, agent_id, AgentUpdate(name="Changed"))
             raise RuntimeError("abort after the write")
 
     with pytest.raises(RuntimeError):
         await write_then_fail()
-    async with db.read() as conn:
+    async with db.connect() as conn:
         agent = await queries.get_agent(conn, org, agent_id)
         versions = await queries.list_versions(conn, org, agent_id)
     assert (agent.name, agent.current_version, versions) == ("Stable", 1, [])

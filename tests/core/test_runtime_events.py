@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from agents_core.agents.service import AgentService
 from agents_core.agents.transfer import AgentTransferService
-from agents_core.db.database import Database
+from agents_core.db.database import Connection, Database
 from agents_core.db.models import AgentEventRow
 from agents_core.errors import VersionMismatch
 from agents_core.events import feed
@@ -23,7 +23,7 @@ from tests.core.test_runtime import create, until, update
 
 
 async def events_of(db: Database, org: uuid.UUID) -> list[tuple[uuid.UUID, int, str]]:
-    async with db.read() as conn:
+    async with db.connect() as conn:
         page = await feed.list_events(conn, org, limit=500)
     return [(e.agent_id, e.version, e.kind.value) for e in page.events]
 
@@ -33,13 +33,13 @@ async def test_every_kind_of_change_records_one_event(db: Database) -> None:
     expert = await create(db, org, "Expert")
     triage = await create(db, org, "Triage", handoff_targets=[expert])
     await update(db, org, triage, instructions="Second.")
-    async with db.session() as session:
-        service = AgentService(session)
+    async with db.transaction() as conn:
+        service = AgentService(conn)
         await service.restore(org, triage, 1)
         copy = await service.duplicate(org, triage)
-    async with db.session() as session:
+    async with db.transaction() as conn:
         # Force: the two agents that hand off to the expert lose it first (each an update).
-        await AgentService(session).delete(org, expert, force=True)
+        await AgentService(conn).delete(org, expert, force=True)
     async with db.session() as session:
         result = await AgentTransferService(session).import_agents(
             org,
@@ -77,15 +77,15 @@ async def test_a_rolled_back_change_records_no_event(db: Database) -> None:
     agent_id = await create(db, org, "Steady")
 
     async def fail_after_the_write() -> None:
-        async with db.session() as session:
-            await AgentService(session).update(org, agent_id, AgentUpdate(instructions="Never."))
+        async with db.transaction() as conn:
+            await AgentService(conn).update(org, agent_id, AgentUpdate(instructions="Never."))
             raise RuntimeError("the request fails after the write")
 
     with pytest.raises(RuntimeError):
         await fail_after_the_write()
     with pytest.raises(VersionMismatch):
-        async with db.session() as session:
-            await AgentService(session).update(
+        async with db.transaction() as conn:
+            await AgentService(conn).update(
                 org, agent_id, AgentUpdate(instructions="Never."), expected_version=7
             )
     assert await events_of(db, org) == [(agent_id, 1, "created")]
@@ -107,8 +107,8 @@ async def test_a_rolled_back_change_sends_no_notice(pg_url: str) -> None:
         await listener.add_listener(NOTIFY_CHANNEL, on_notice)
 
         async def roll_back() -> None:
-            async with database.session() as session:
-                await AgentService(session).update(org, agent_id, AgentUpdate(instructions="No."))
+            async with database.transaction() as conn:
+                await AgentService(conn).update(org, agent_id, AgentUpdate(instructions="No."))
                 raise RuntimeError("rolled back")
 
         with pytest.raises(RuntimeError):
@@ -132,31 +132,34 @@ async def test_events_of_an_organization_are_numbered_in_commit_order(pg_url: st
         a = await create(database, org, "A")
         b = await create(database, org, "B")
         c = await create(database, other_org, "C")
-        async with database.read() as conn:
+        async with database.connect() as conn:
             cursor = (await feed.list_events(conn, org)).next_cursor
 
         first = database.sessions()
         await first.begin()
-        await record_events(first, [(org, a, 9, AgentEventKind.UPDATED)], actor_id=None)
+        # The first writer goes through an ORM session, the others through driver connections.
+        await record_events(
+            Connection.of_session(first), [(org, a, 9, AgentEventKind.UPDATED)], actor_id=None
+        )
 
         async def second_writer() -> None:
-            async with database.session() as session:
-                await record_events(session, [(org, b, 9, AgentEventKind.UPDATED)], actor_id=None)
+            async with database.transaction() as conn:
+                await record_events(conn, [(org, b, 9, AgentEventKind.UPDATED)], actor_id=None)
 
         second = asyncio.create_task(second_writer())
         # The second writer waits on the organization's lock (observed, not timed) ...
         await until(lambda: _advisory_waiters(pg_url))
         # ... while another organization's writer goes ahead.
-        async with database.session() as session:
-            await record_events(session, [(other_org, c, 9, AgentEventKind.UPDATED)], actor_id=None)
+        async with database.transaction() as conn:
+            await record_events(conn, [(other_org, c, 9, AgentEventKind.UPDATED)], actor_id=None)
         assert not second.done()
         # The feed does not show the uncommitted event, and nothing after it.
-        async with database.read() as conn:
+        async with database.connect() as conn:
             assert (await feed.list_events(conn, org, after=cursor)).events == []
         await first.commit()
         await first.close()
         await second
-        async with database.read() as conn:
+        async with database.connect() as conn:
             page = await feed.list_events(conn, org, after=cursor)
         assert [(e.agent_id, e.version) for e in page.events] == [(a, 9), (b, 9)]
         assert page.events[0].id < page.events[1].id
@@ -180,8 +183,8 @@ async def test_recorded_event_rows_hold_the_actor(db: Database) -> None:
     org = await new_org(db)
     actor = uuid.uuid4()
     agent_id = await create(db, org, "Acted")
-    async with db.session() as session:
-        await record_events(session, [(org, agent_id, 5, AgentEventKind.UPDATED)], actor_id=actor)
+    async with db.transaction() as conn:
+        await record_events(conn, [(org, agent_id, 5, AgentEventKind.UPDATED)], actor_id=actor)
     async with db.session() as session:
         rows = (
             await session.execute(

@@ -39,12 +39,12 @@ async def test_import_export_round_trip_and_duplicate(db: Database) -> None:
     assert by_name["Triage"].handoff_targets == [by_name["Coder"].id, by_name["Billing"].id]
     assert by_name["Coder"].handoff_targets == [by_name["Triage"].id]
 
-    async with db.read() as conn:
+    async with db.connect() as conn:
         exported = await export_agents(conn, source)
     target = await new_org(db)
     async with db.session() as session:
         again = await AgentTransferService(session).import_agents(target, exported)
-    async with db.read() as conn:
+    async with db.connect() as conn:
         round_trip = await export_agents(conn, target)
     assert again.created == 3
     assert sorted(round_trip, key=lambda a: a.name) == sorted(exported, key=lambda a: a.name)
@@ -57,13 +57,13 @@ async def test_import_export_round_trip_and_duplicate(db: Database) -> None:
         )
     assert (repeat.created, repeat.skipped) == (0, 3)
     assert (dry.created, dry.agents) == (1, [])
-    async with db.read() as conn:
+    async with db.connect() as conn:
         assert (await queries.list_agents(conn, target)).total == 3
 
-    async with db.session() as session:
+    async with db.transaction() as conn:
         triage = next(a for a in again.agents if a.name == "Triage")
-        copy = await AgentService(session).duplicate(target, triage.id)
-        second = await AgentService(session).duplicate(target, triage.id)
+        copy = await AgentService(conn).duplicate(target, triage.id)
+        second = await AgentService(conn).duplicate(target, triage.id)
     assert (copy.name, second.name) == ("Triage (Copy)", "Triage (Copy 2)")
     assert copy.handoff_targets == triage.handoff_targets
     assert copy.current_version == 1
@@ -76,5 +76,5 @@ async def test_bad_batch_creates_nothing(db: Database) -> None:
         with pytest.raises(InvalidHandoffTargets) as caught:
             await AgentTransferService(session).import_agents(org, batch)
     assert [e.field for e in caught.value.errors or []] == ["agents[3].handoff_targets[0]"]
-    async with db.read() as conn:
+    async with db.connect() as conn:
         assert (await queries.list_agents(conn, org)).total == 0

@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         database = Database(
             settings.database_url,
             pool_size=settings.db_pool_size,
-            read_pool_size=settings.db_pool_size,
+            driver_pool_size=settings.db_pool_size,
         )
 
     @asynccontextmanager

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency, Provide
 from agents_api.security import request_context
 from agents_api.settings import Settings
 from agents_api.tokens import TokenCodec
-from agents_core.db.database import Database, ReadConnection
+from agents_core.db.database import Connection, Database
 from agents_core.principal import Principal
 
 __all__ = ["dependencies"]
@@ -22,16 +22,17 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
-async def _read(
+async def _conn(
     request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> ReadConnection:
-    """The request's read connection (the one authentication used).
+) -> Connection:
+    """The request's database connection (the one authentication used), for its reads and its
+    writes: one pool checkout per request. Writers open a transaction on it.
 
-    It asks for ``principal`` (every route that reads is authenticated) so that Litestar resolves
-    the two one after the other: asked for side by side, they would be resolved as two tasks of an
-    anyio task group on every request, a tenth of the CPU of reading one agent.
+    It asks for ``principal`` (every route that uses it is authenticated) so that Litestar
+    resolves the two one after the other: asked for side by side, they would be resolved as two
+    tasks of an anyio task group on every request, a tenth of the CPU of reading one agent.
     """
-    return await request_context(request).read()
+    return await request_context(request).connection()
 
 
 def _database(request: Request[Any, Any, Any]) -> Database:
@@ -51,7 +52,7 @@ def _tokens(request: Request[Any, Any, Any]) -> TokenCodec:
 
 dependencies = {
     "principal": Provide(_principal, sync_to_thread=False),
-    "read": Provide(_read),
+    "conn": Provide(_conn),
     "database": Provide(_database, sync_to_thread=False),
     "settings": Provide(_settings, sync_to_thread=False),
     "tokens": Provide(_tokens, sync_to_thread=False),

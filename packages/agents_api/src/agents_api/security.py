@@ -1,8 +1,8 @@
 """Authentication, the request's database connection, and the role guard.
 
 One middleware authenticates either kind of credential into a :class:`Principal` and keeps the
-connection it used for that lookup, so the handler's reads share it: one pool checkout and at most
-one indexed query for authentication per request.
+connection it used for that lookup, so the handler's reads and writes share it: one pool checkout
+and at most one indexed query for authentication per request.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from agents_api.tokens import TokenCodec
 from agents_core.api_keys.service import looks_like_api_key
 from agents_core.auth_queries import principal_for_api_key, principal_for_user
-from agents_core.db.database import Database, ReadConnection
+from agents_core.db.database import Connection, Database
 from agents_core.principal import Principal
 
 __all__ = [
@@ -39,7 +39,7 @@ _CONTEXT_KEY = "agents.request_context"
 
 
 class RequestContext:
-    """Per-request state: the principal and a lazily acquired read connection."""
+    """Per-request state: the principal and a lazily acquired database connection."""
 
     __slots__ = ("_cm", "_conn", "database", "principal")
 
@@ -47,11 +47,11 @@ class RequestContext:
         self.database = database
         self.principal: Principal | None = None
         self._cm: Any = None
-        self._conn: ReadConnection | None = None
+        self._conn: Connection | None = None
 
-    async def read(self) -> ReadConnection:
+    async def connection(self) -> Connection:
         if self._conn is None:
-            cm = self.database.read()
+            cm = self.database.connect()
             self._conn = await cm.__aenter__()
             self._cm = cm
         return self._conn
@@ -108,9 +108,9 @@ class VerifiedTokens:
         return user_id
 
 
-def _reads(handler: Any) -> bool:
-    """Whether the handler takes the ``read`` connection (Litestar memoizes the signature)."""
-    return "read" in handler.parsed_fn_signature.parameters
+def _uses_connection(handler: Any) -> bool:
+    """Whether the handler takes the ``conn`` connection (Litestar memoizes the signature)."""
+    return "conn" in handler.parsed_fn_signature.parameters
 
 
 class RequestContextMiddleware:
@@ -134,12 +134,14 @@ class RequestContextMiddleware:
                 context.principal = principal
                 scope["user"] = principal
                 scope["auth"] = principal
-                if not _reads(scope["route_handler"]):
-                    # A write does not hold a read connection through its transaction.
+                if not _uses_connection(scope["route_handler"]):
+                    # The handler works through the ORM session (its own pool): give the
+                    # authentication's connection back rather than hold it meanwhile.
                     await context.close()
 
             async def send_and_release(message: Message) -> None:
-                # The reads are done once the response starts: give the connection back before
+                # The handler is done with the database once the response starts (its transaction
+                # has ended): give the connection back before
                 # writing to the client, so that requests waiting for one are not held up by it.
                 if message["type"] == "http.response.start":
                     await context.close()
@@ -158,11 +160,13 @@ class RequestContextMiddleware:
             raise NotAuthorizedException("Missing bearer credentials")
         principal: Principal | None
         if looks_like_api_key(token):
-            principal = await principal_for_api_key(await context.read(), token)
+            principal = await principal_for_api_key(await context.connection(), token)
         else:
             user_id = verified.user_id(token, tokens)
             principal = (
-                None if user_id is None else await principal_for_user(await context.read(), user_id)
+                None
+                if user_id is None
+                else await principal_for_user(await context.connection(), user_id)
             )
         if principal is None:
             raise NotAuthorizedException("Invalid or expired credentials")

@@ -7,7 +7,7 @@ from uuid import UUID
 from sqlalchemy import bindparam, select
 
 from agents_core.api_keys.service import hash_api_key
-from agents_core.db.database import Query, ReadConnection
+from agents_core.db.database import Connection, Query
 from agents_core.db.models import ApiKey, User
 from agents_core.principal import Principal
 from agents_core.schemas import Role
@@ -26,7 +26,7 @@ _API_KEY = Query(
 )
 
 
-async def principal_for_user(conn: ReadConnection, user_id: UUID) -> Principal | None:
+async def principal_for_user(conn: Connection, user_id: UUID) -> Principal | None:
     """The principal of an active user (the token only names the user; its state is read now)."""
     row = await conn.fetchrow(_USER, {"user_id": user_id})
     if row is None:
@@ -34,7 +34,7 @@ async def principal_for_user(conn: ReadConnection, user_id: UUID) -> Principal |
     return Principal(organization_id=row[0], role=Role(row[1]), user_id=user_id)
 
 
-async def principal_for_api_key(conn: ReadConnection, key: str) -> Principal | None:
+async def principal_for_api_key(conn: Connection, key: str) -> Principal | None:
     row = await conn.fetchrow(_API_KEY, {"key_hash": hash_api_key(key)})
     if row is None:
         return None

@@ -11,7 +11,7 @@ from litestar.params import JSONBody, QueryParameter
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
 from agents_core.agents.transfer import AgentTransferService, export_agents
-from agents_core.db.database import Database, ReadConnection
+from agents_core.db.database import Connection, Database
 from agents_core.principal import Principal
 from agents_core.schemas import AgentExport, AgentImportRequest, AgentImportResult
 
@@ -32,9 +32,9 @@ class AgentTransferController(Controller):
         responses=problems(401, 403),
     )
     async def export(
-        self, principal: NamedDependency[Principal], read: NamedDependency[ReadConnection]
+        self, principal: NamedDependency[Principal], conn: NamedDependency[Connection]
     ) -> list[AgentExport]:
-        return await export_agents(read, principal.organization_id)
+        return await export_agents(conn, principal.organization_id)
 
     @post(
         "/import",

@@ -13,7 +13,7 @@ from agents_api.openapi import problems
 from agents_api.security import requires_admin
 from agents_core.agents import queries
 from agents_core.agents.service import AgentService
-from agents_core.db.database import Database, ReadConnection
+from agents_core.db.database import Connection
 from agents_core.errors import InvalidInput, VersionMismatch
 from agents_core.principal import Principal
 from agents_core.schemas import (
@@ -85,10 +85,10 @@ class AgentController(Controller):
         self,
         data: JSONBody[AgentCreate],
         principal: NamedDependency[Principal],
-        database: NamedDependency[Database],
+        conn: NamedDependency[Connection],
     ) -> Response[AgentPublic]:
-        async with database.session() as session:
-            agent = await AgentService(session).create(
+        async with conn.transaction():
+            agent = await AgentService(conn).create(
                 principal.organization_id, data, actor_id=principal.actor_id
             )
         response = _agent_response(agent, HTTP_201_CREATED)
@@ -104,7 +104,7 @@ class AgentController(Controller):
     async def list_agents(
         self,
         principal: NamedDependency[Principal],
-        read: NamedDependency[ReadConnection],
+        conn: NamedDependency[Connection],
         limit: Annotated[int, Parameter(ge=1, le=500, description="Page size")] = 100,
         offset: Annotated[int, Parameter(ge=0, le=MAX_INT64, description="Rows to skip")] = 0,
         q: Annotated[
@@ -119,7 +119,7 @@ class AgentController(Controller):
         _check_text_param("q", q)
         _check_text_param("tool", tool)
         page = await queries.list_agents(
-            read,
+            conn,
             principal.organization_id,
             limit=limit,
             offset=offset,
@@ -145,12 +145,12 @@ class AgentController(Controller):
         self,
         agent_id: FromPath[UUID],
         principal: NamedDependency[Principal],
-        read: NamedDependency[ReadConnection],
+        conn: NamedDependency[Connection],
         if_none_match: Annotated[
             str | None, HeaderParameter(name="If-None-Match", required=False)
         ] = None,
     ) -> Response[AgentPublic]:
-        agent = await queries.get_agent(read, principal.organization_id, agent_id)
+        agent = await queries.get_agent(conn, principal.organization_id, agent_id)
         tag = str(agent.current_version)
         if if_none_match is not None and (
             if_none_match.strip() == "*" or tag in _etag_values(if_none_match)
@@ -174,12 +174,12 @@ class AgentController(Controller):
         agent_id: FromPath[UUID],
         data: JSONBody[AgentUpdate],
         principal: NamedDependency[Principal],
-        database: NamedDependency[Database],
+        conn: NamedDependency[Connection],
         if_match: IfMatch = None,
     ) -> Response[AgentPublic]:
         expected = expected_version(if_match)
-        async with database.session() as session:
-            agent = await AgentService(session).update(
+        async with conn.transaction():
+            agent = await AgentService(conn).update(
                 principal.organization_id,
                 agent_id,
                 data,
@@ -200,11 +200,11 @@ class AgentController(Controller):
         self,
         agent_id: FromPath[UUID],
         principal: NamedDependency[Principal],
-        database: NamedDependency[Database],
+        conn: NamedDependency[Connection],
         force: FromQuery[bool] = False,
     ) -> None:
-        async with database.session() as session:
-            await AgentService(session).delete(
+        async with conn.transaction():
+            await AgentService(conn).delete(
                 principal.organization_id, agent_id, force=force, actor_id=principal.actor_id
             )
 
@@ -217,9 +217,9 @@ class AgentController(Controller):
         self,
         agent_id: FromPath[UUID],
         principal: NamedDependency[Principal],
-        read: NamedDependency[ReadConnection],
+        conn: NamedDependency[Connection],
     ) -> list[AgentVersionPublic]:
-        return await queries.list_versions(read, principal.organization_id, agent_id)
+        return await queries.list_versions(conn, principal.organization_id, agent_id)
 
     @get(
         "/{agent_id:uuid}/versions/{version:int}",
@@ -231,9 +231,9 @@ class AgentController(Controller):
         agent_id: FromPath[UUID],
         version: VersionNumber,
         principal: NamedDependency[Principal],
-        read: NamedDependency[ReadConnection],
+        conn: NamedDependency[Connection],
     ) -> AgentVersionPublic:
-        return await queries.get_version(read, principal.organization_id, agent_id, version)
+        return await queries.get_version(conn, principal.organization_id, agent_id, version)
 
     @post(
         "/{agent_id:uuid}/versions/{version:int}/restore",
@@ -247,12 +247,12 @@ class AgentController(Controller):
         agent_id: FromPath[UUID],
         version: VersionNumber,
         principal: NamedDependency[Principal],
-        database: NamedDependency[Database],
+        conn: NamedDependency[Connection],
         if_match: IfMatch = None,
     ) -> Response[AgentPublic]:
         expected = expected_version(if_match)
-        async with database.session() as session:
-            agent = await AgentService(session).restore(
+        async with conn.transaction():
+            agent = await AgentService(conn).restore(
                 principal.organization_id,
                 agent_id,
                 version,
@@ -271,10 +271,10 @@ class AgentController(Controller):
         self,
         agent_id: FromPath[UUID],
         principal: NamedDependency[Principal],
-        database: NamedDependency[Database],
+        conn: NamedDependency[Connection],
     ) -> Response[AgentPublic]:
-        async with database.session() as session:
-            agent = await AgentService(session).duplicate(
+        async with conn.transaction():
+            agent = await AgentService(conn).duplicate(
                 principal.organization_id, agent_id, actor_id=principal.actor_id
             )
         response = _agent_response(agent, HTTP_201_CREATED)

@@ -10,7 +10,7 @@ from litestar.params import Parameter
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
-from agents_core.db.database import ReadConnection
+from agents_core.db.database import Connection
 from agents_core.events import feed
 from agents_core.principal import Principal
 from agents_core.schemas import AgentEventPage
@@ -36,11 +36,11 @@ class AgentEventController(Controller):
     async def list_events(
         self,
         principal: NamedDependency[Principal],
-        read: NamedDependency[ReadConnection],
+        conn: NamedDependency[Connection],
         after: Annotated[
             str | None,
             Parameter(max_length=64, description="A cursor from a previous page (opaque)"),
         ] = None,
         limit: Annotated[int, Parameter(ge=1, le=feed.MAX_LIMIT, description="Page size")] = 100,
     ) -> AgentEventPage:
-        return await feed.list_events(read, principal.organization_id, after=after, limit=limit)
+        return await feed.list_events(conn, principal.organization_id, after=after, limit=limit)

@@ -1,4 +1,4 @@
-"""Agent reads: each query defined once (SQLAlchemy Core), run on a :class:`ReadConnection`.
+"""Agent reads: each query defined once (SQLAlchemy Core), run on a :class:`Connection`.
 
 On PostgreSQL they run straight on the asyncpg connection; rows go into the msgspec wire types
 with no ORM in between. Every query takes the organization: another organization's rows are
@@ -15,7 +15,7 @@ import msgspec
 from sqlalchemy import Integer, String, and_, bindparam, func, or_, select
 from sqlalchemy.sql.elements import BindParameter
 
-from agents_core.db.database import Query, ReadConnection
+from agents_core.db.database import Connection, Query
 from agents_core.db.models import Agent, AgentVersion
 from agents_core.db.types import ArrayContains
 from agents_core.errors import AgentNotFound, VersionNotFound
@@ -173,7 +173,7 @@ class AgentPage(msgspec.Struct, kw_only=True):
     total: int
 
 
-async def get_agent(conn: ReadConnection, organization_id: UUID, agent_id: UUID) -> AgentPublic:
+async def get_agent(conn: Connection, organization_id: UUID, agent_id: UUID) -> AgentPublic:
     row = await conn.fetchrow(_GET, {"organization_id": organization_id, "agent_id": agent_id})
     if row is None:
         raise AgentNotFound()
@@ -181,7 +181,7 @@ async def get_agent(conn: ReadConnection, organization_id: UUID, agent_id: UUID)
 
 
 async def list_agents(
-    conn: ReadConnection,
+    conn: Connection,
     organization_id: UUID,
     *,
     limit: int = 100,
@@ -224,7 +224,7 @@ def _version_from_row(agent_id: UUID, row: Sequence[Any]) -> AgentVersionPublic:
 
 
 async def list_versions(
-    conn: ReadConnection, organization_id: UUID, agent_id: UUID
+    conn: Connection, organization_id: UUID, agent_id: UUID
 ) -> list[AgentVersionPublic]:
     """The agent's versions, newest first."""
     rows = await conn.fetch(_VERSIONS, {"organization_id": organization_id, "agent_id": agent_id})
@@ -234,7 +234,7 @@ async def list_versions(
 
 
 async def get_version(
-    conn: ReadConnection, organization_id: UUID, agent_id: UUID, version: int
+    conn: Connection, organization_id: UUID, agent_id: UUID, version: int
 ) -> AgentVersionPublic:
     row = await conn.fetchrow(
         _VERSION, {"organization_id": organization_id, "agent_id": agent_id, "version": version}

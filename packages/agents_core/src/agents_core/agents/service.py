@@ -2,6 +2,10 @@
 
 Every method takes the organization and never touches another's rows. Every change is
 recorded in the agent event feed in the same transaction.
+
+The writes are SQLAlchemy Core statements run on a :class:`Connection`, each defined once: on
+PostgreSQL they run on the asyncpg connection the request already holds (compiled once), on
+SQLite through SQLAlchemy. No ORM unit of work on these paths: it was most of a PUT's CPU.
 """
 
 from __future__ import annotations
@@ -12,13 +16,25 @@ from typing import Any, cast
 from uuid import UUID, uuid4
 
 import msgspec
-from sqlalchemy import String, Table, Uuid, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    ARRAY,
+    String,
+    Table,
+    Uuid,
+    any_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.sql.elements import BindParameter
 
-from agents_core.agents.queries import AGENT_COLUMNS, agent_from_row
+from agents_core.agents.queries import AGENT_COLUMNS, agent_from_row, escape_like
+from agents_core.db.database import Connection, Query, violates
 from agents_core.db.models import Agent, AgentVersion
-from agents_core.db.types import ArrayContains
+from agents_core.db.types import ArrayContains, StringList, UUIDList
 from agents_core.errors import (
     AgentNameTaken,
     AgentNotFound,
@@ -44,8 +60,6 @@ from agents_core.schemas import (
 __all__ = [
     "CONFIG_FIELDS",
     "AgentService",
-    "agent_public",
-    "agent_snapshot",
     "copy_name",
     "validate_handoff_targets",
 ]
@@ -62,48 +76,8 @@ CONFIG_FIELDS = (
 )
 """The members of an agent's configuration: what a version snapshots and a restore restores."""
 
-
-def agent_public(agent: Agent) -> AgentPublic:
-    return AgentPublic(
-        id=agent.id,
-        organization_id=agent.organization_id,
-        name=agent.name,
-        instructions=agent.instructions,
-        model=agent.model,
-        voice=agent.voice,
-        handoff_targets=list(agent.handoff_targets),
-        tools=list(agent.tools),
-        modality=AgentModality(agent.modality),
-        panels=[PanelType(p) for p in agent.panels],
-        is_active=agent.is_active,
-        current_version=agent.current_version,
-        created_at=agent.created_at,
-        updated_at=agent.updated_at,
-    )
-
-
-def agent_snapshot(agent: Agent) -> AgentSnapshot:
-    return AgentSnapshot(
-        name=agent.name,
-        instructions=agent.instructions,
-        model=agent.model,
-        voice=agent.voice,
-        handoff_targets=list(agent.handoff_targets),
-        tools=list(agent.tools),
-        modality=AgentModality(agent.modality),
-        panels=[PanelType(p) for p in agent.panels],
-    )
-
-
-def _stored(field: str, value: Any) -> Any:
-    """A configuration value as the model stores it (enums as their string values)."""
-    if field == "modality":
-        return AgentModality(value).value
-    if field == "panels":
-        return [PanelType(p).value for p in value]
-    if field in {"handoff_targets", "tools"}:
-        return list(value)
-    return value
+NAME_INDEX = "uq_agents_org_name_active"
+"""The unique index that keeps active agents' names distinct within an organization."""
 
 
 def copy_name(name: str, attempt: int) -> str:
@@ -112,26 +86,165 @@ def copy_name(name: str, attempt: int) -> str:
     return name[: MAX_NAME_LENGTH - len(suffix)] + suffix
 
 
-def _is_name_conflict(exc: IntegrityError) -> bool:
-    return "uq_agents_org_name_active" in str(exc.orig)
+def _stored(field: str, value: Any) -> Any:
+    """A configuration value as it is stored and compared (enum members, fresh lists)."""
+    if field == "modality":
+        return AgentModality(value)
+    if field == "panels":
+        return [PanelType(p) for p in value]
+    if field in {"handoff_targets", "tools"}:
+        return list(value)
+    return value
 
 
-# The targets are share-locked until the writer commits: a concurrent delete of one of them
-# waits, then finds the new referrer (409); or it committed first, and the target is invalid here.
-_ACTIVE_IDS = (
-    select(Agent.id)
+def _name_taken(name: str) -> AgentNameTaken:
+    return AgentNameTaken(f"An active agent named {name!r} already exists")
+
+
+# -- statements (each defined once; see the module docstring) ------------------------------------
+
+_AGENTS = cast(Table, Agent.__table__)
+_VERSIONS = cast(Table, AgentVersion.__table__)
+# The read path's column order (``agent_from_row``), as table columns: Core, not ORM, statements.
+_ROW_COLUMNS = [_AGENTS.c[column.key] for column in AGENT_COLUMNS]
+_c = _AGENTS.c
+
+
+def _p(name: str, type_: Any = None) -> BindParameter[Any]:
+    return bindparam(name, type_=type_)
+
+
+_LOCK = Query(
+    select(*_ROW_COLUMNS)
     .where(
-        Agent.organization_id == bindparam("organization_id"),
-        Agent.is_active.is_(True),
-        Agent.id.in_(bindparam("ids", expanding=True)),
+        _c.id == _p("agent_id"),
+        _c.organization_id == _p("organization_id"),
+        _c.is_active.is_(True),
     )
-    .order_by(Agent.id)
-    .with_for_update(read=True)
+    .with_for_update()
+)
+_SOURCE = Query(
+    select(*_ROW_COLUMNS).where(
+        _c.id == _p("agent_id"),
+        _c.organization_id == _p("organization_id"),
+        _c.is_active.is_(True),
+    )
+)
+
+# Handoff targets are share-locked until the writer commits: a concurrent delete of one of them
+# waits, then finds the new referrer (409); or it committed first, and the target is invalid here.
+# PostgreSQL takes the ids as one array parameter, SQLite as an expanding IN.
+_active_ids = select(_c.id).order_by(_c.id).with_for_update(read=True)
+_ACTIVE_IDS = Query(
+    _active_ids.where(
+        _c.organization_id == _p("organization_id"),
+        _c.is_active.is_(True),
+        _c.id.in_(bindparam("ids", expanding=True)),
+    ),
+    pg=_active_ids.where(
+        _c.organization_id == _p("organization_id"),
+        _c.is_active.is_(True),
+        _c.id == any_(_p("ids", ARRAY(Uuid()))),
+    ),
+)
+
+_INSERT = Query(
+    insert(_AGENTS)
+    .values(
+        id=_p("new_id"),
+        organization_id=_p("organization_id"),
+        name=_p("new_name"),
+        instructions=_p("new_instructions"),
+        model=_p("new_model"),
+        voice=_p("new_voice"),
+        handoff_targets=_p("new_handoff_targets", UUIDList()),
+        tools=_p("new_tools", StringList()),
+        modality=_p("new_modality"),
+        panels=_p("new_panels", StringList()),
+        # SQL literals, not parameters: every parameter of these statements is named by us.
+        is_active=literal_column("true"),
+        current_version=literal_column("1"),
+        created_at=_p("now"),
+        updated_at=_p("now"),
+    )
+    .returning(*_ROW_COLUMNS)
+)
+
+_SAVE_VERSION = Query(
+    insert(_VERSIONS).values(
+        id=_p("version_id"),
+        agent_id=_p("agent_id"),
+        version=_p("saved_version"),
+        snapshot=_p("snapshot"),
+        created_by=_p("actor_id"),
+        created_at=_p("now"),
+        updated_at=_p("now"),
+    )
+)
+
+# Every configuration column is set, so that one statement serves every change. The instructions
+# (up to 100 KB, stored out of line) are sent only when they change: NULL keeps the stored value
+# without rewriting it.
+_UPDATE = Query(
+    update(_AGENTS)
+    .where(_c.id == _p("agent_id"))
+    .values(
+        name=_p("new_name"),
+        instructions=func.coalesce(_p("new_instructions", String()), _c.instructions),
+        model=_p("new_model"),
+        voice=_p("new_voice"),
+        handoff_targets=_p("new_handoff_targets", UUIDList()),
+        tools=_p("new_tools", StringList()),
+        modality=_p("new_modality"),
+        panels=_p("new_panels", StringList()),
+        current_version=_p("new_version"),
+        updated_at=_p("now"),
+    )
+    .returning(*_ROW_COLUMNS)
+)
+
+_SOFT_DELETE = Query(
+    update(_AGENTS)
+    .where(_c.id == _p("agent_id"))
+    .values(is_active=literal_column("false"), updated_at=_p("now"))
+)
+
+_SNAPSHOT = Query(
+    select(_VERSIONS.c.snapshot).where(
+        _VERSIONS.c.agent_id == _p("agent_id"), _VERSIONS.c.version == _p("version")
+    )
+)
+
+# Agents that hand off to ``target`` (locked). JSON arrays on SQLite hold ids as text; PostgreSQL
+# compares native uuids.
+_referrers = (
+    select(*_ROW_COLUMNS)
+    .where(
+        _c.organization_id == _p("organization_id"),
+        _c.is_active.is_(True),
+        _c.id != _p("agent_id"),
+    )
+    .order_by(_c.id)
+    .with_for_update()
+)
+_REFERRERS = Query(
+    _referrers.where(ArrayContains(_c.handoff_targets, _p("target", String()))),
+    pg=_referrers.where(ArrayContains(_c.handoff_targets, _p("target", Uuid()))),
+)
+
+# Every candidate copy name starts with the source's name cut to this length (for up to 99999
+# copies), so one query finds the ones already taken.
+_TAKEN_NAMES = Query(
+    select(func.lower(_c.name)).where(
+        _c.organization_id == _p("organization_id"),
+        _c.is_active.is_(True),
+        func.lower(_c.name).like(_p("prefix_pattern", String()), escape="\\"),
+    )
 )
 
 
 async def validate_handoff_targets(
-    session: AsyncSession,
+    conn: Connection,
     organization_id: UUID,
     targets: Sequence[UUID],
     agent_id: UUID | None = None,
@@ -143,13 +256,8 @@ async def validate_handoff_targets(
     """
     if not targets:
         return
-    found = set(
-        (
-            await session.scalars(
-                _ACTIVE_IDS, {"organization_id": organization_id, "ids": list(targets)}
-            )
-        ).all()
-    )
+    rows = await conn.fetch(_ACTIVE_IDS, {"organization_id": organization_id, "ids": list(targets)})
+    found = {row[0] for row in rows}
     errors: list[FieldError] = []
     bad: list[str] = []
     for index, target in enumerate(targets):
@@ -169,21 +277,6 @@ async def validate_handoff_targets(
         )
 
 
-_AGENTS = cast(Table, Agent.__table__)
-_VERSIONS = cast(Table, AgentVersion.__table__)
-# The read path's column order (``agent_from_row``), as table columns: Core, not ORM, statements.
-_ROW_COLUMNS = [_AGENTS.c[column.key] for column in AGENT_COLUMNS]
-_LOCK_ROW = (
-    select(*_ROW_COLUMNS)
-    .where(
-        _AGENTS.c.id == bindparam("agent_id"),
-        _AGENTS.c.organization_id == bindparam("organization_id"),
-        _AGENTS.c.is_active.is_(True),
-    )
-    .with_for_update()
-)
-
-
 def _check_expected(current: AgentPublic, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != current.current_version:
         raise VersionMismatch(
@@ -191,46 +284,46 @@ def _check_expected(current: AgentPublic, expected_version: int | None) -> None:
         )
 
 
-class AgentService:
-    """Writes to agents, in the caller's transaction (``Database.session()``)."""
+def _config_params(config: AgentSnapshot, organization_id: UUID) -> dict[str, Any]:
+    return {
+        "organization_id": organization_id,
+        "new_name": config.name,
+        "new_instructions": config.instructions,
+        "new_model": config.model,
+        "new_voice": config.voice,
+        "new_handoff_targets": config.handoff_targets,
+        "new_tools": config.tools,
+        "new_modality": config.modality.value,
+        "new_panels": [p.value for p in config.panels],
+    }
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+
+class AgentService:
+    """Writes to agents, in the transaction of the connection it is given
+    (``Database.transaction()``, or ``Connection.transaction()`` on a request's connection)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
 
     # -- helpers ----------------------------------------------------------------------------
 
     async def _lock(self, organization_id: UUID, agent_id: UUID) -> AgentPublic:
         """The active agent, locked for this transaction (concurrent writers queue here)."""
-        row = (
-            await self.session.execute(
-                _LOCK_ROW, {"organization_id": organization_id, "agent_id": agent_id}
-            )
-        ).first()
+        row = await self.conn.fetchrow(
+            _LOCK, {"organization_id": organization_id, "agent_id": agent_id}
+        )
         if row is None:
             raise AgentNotFound()
         return agent_from_row(row)
 
-    async def _check_name_free(
-        self, organization_id: UUID, name: str, *, except_id: UUID | None = None
-    ) -> None:
-        stmt = select(Agent.id).where(
-            Agent.organization_id == organization_id,
-            Agent.is_active.is_(True),
-            func.lower(Agent.name) == name.lower(),
-        )
-        if except_id is not None:
-            stmt = stmt.where(Agent.id != except_id)
-        if (await self.session.execute(stmt.limit(1))).first() is not None:
-            raise AgentNameTaken(f"An active agent named {name!r} already exists")
-
-    async def _flush(self, name: str) -> None:
-        try:
-            async with self.session.begin_nested():
-                await self.session.flush()
-        except IntegrityError as exc:
-            if _is_name_conflict(exc):
-                raise AgentNameTaken(f"An active agent named {name!r} already exists") from None
-            raise
+    async def _insert(self, organization_id: UUID, config: AgentSnapshot) -> AgentPublic:
+        """Insert a new agent at version 1 (a name conflict is left to the caller)."""
+        params = _config_params(config, organization_id)
+        params["new_id"] = uuid4()
+        params["now"] = datetime.now(UTC)
+        row = await self.conn.fetchrow(_INSERT, params)
+        assert row is not None
+        return agent_from_row(row)
 
     async def _apply(
         self,
@@ -243,55 +336,50 @@ class AgentService:
     ) -> AgentPublic:
         """Apply configuration changes to a locked agent as a new version.
 
-        Two statements through SQLAlchemy Core (the ORM's unit of work was most of a PUT's
-        CPU): the previous configuration saved as version ``current_version``, then the update,
-        which returns the new row. Returns ``current`` unchanged when nothing differs.
+        Two statements: the previous configuration saved as version ``current_version``, then
+        the update, which returns the new row. Returns ``current`` unchanged when nothing
+        differs. A new name taken by another active agent fails on the unique index, which
+        aborts the transaction: the caller's transaction is rolled back with the error.
         """
-        stored = {field: _stored(field, value) for field, value in changes.items()}
-        changed = {f: v for f, v in stored.items() if v != getattr(current, f)}
+        changed = {}
+        for field, value in changes.items():
+            stored = _stored(field, value)
+            if stored != getattr(current, field):
+                changed[field] = stored
         if not changed:
             return current
         if "handoff_targets" in changed:
             await validate_handoff_targets(
-                self.session, current.organization_id, changed["handoff_targets"], current.id
+                self.conn, current.organization_id, changed["handoff_targets"], current.id
             )
-        if "name" in changed and changed["name"].lower() != current.name.lower():
-            await self._check_name_free(
-                current.organization_id, changed["name"], except_id=current.id
-            )
-        await self.session.execute(
-            insert(_VERSIONS),
+        previous = current.snapshot()
+        now = datetime.now(UTC)
+        await self.conn.execute(
+            _SAVE_VERSION,
             {
+                "version_id": uuid4(),
                 "agent_id": current.id,
-                "version": current.current_version,
-                "snapshot": msgspec.to_builtins(current.snapshot()),
-                "created_by": actor_id,
+                "saved_version": current.current_version,
+                "snapshot": msgspec.to_builtins(previous),
+                "actor_id": actor_id,
+                "now": now,
             },
         )
-        statement = (
-            update(_AGENTS)
-            .where(_AGENTS.c.id == current.id)
-            .values(
-                **changed,
-                current_version=current.current_version + 1,
-                updated_at=datetime.now(UTC),
-            )
-            .returning(*_ROW_COLUMNS)
+        params = _config_params(
+            msgspec.structs.replace(previous, **changed), current.organization_id
         )
-        if "name" in changed:
-            # Only a new name can hit the unique index; the savepoint keeps the transaction
-            # usable so the conflict can be reported as such.
-            try:
-                async with self.session.begin_nested():
-                    row = (await self.session.execute(statement)).one()
-            except IntegrityError as exc:
-                if _is_name_conflict(exc):
-                    raise AgentNameTaken(
-                        f"An active agent named {changed['name']!r} already exists"
-                    ) from None
-                raise
-        else:
-            row = (await self.session.execute(statement)).one()
+        if "instructions" not in changed:
+            params["new_instructions"] = None
+        params["agent_id"] = current.id
+        params["new_version"] = current.current_version + 1
+        params["now"] = now
+        try:
+            row = await self.conn.fetchrow(_UPDATE, params)
+        except Exception as exc:
+            if violates(exc, NAME_INDEX):
+                raise _name_taken(changed["name"]) from None
+            raise
+        assert row is not None
         updated = agent_from_row(row)
         events.append((updated.organization_id, updated.id, updated.current_version, kind))
         return updated
@@ -302,29 +390,29 @@ class AgentService:
         self, organization_id: UUID, data: AgentCreate, *, actor_id: UUID | None = None
     ) -> AgentPublic:
         targets = list(data.handoff_targets or [])
-        await validate_handoff_targets(self.session, organization_id, targets)
-        await self._check_name_free(organization_id, data.name)
-        agent = Agent(
-            organization_id=organization_id,
+        await validate_handoff_targets(self.conn, organization_id, targets)
+        config = AgentSnapshot(
             name=data.name,
             instructions=data.instructions,
             model=data.model or DEFAULT_MODEL,
             voice=data.voice,
             handoff_targets=targets,
             tools=list(data.tools or []),
-            modality=(data.modality or AgentModality.AUDIO_ONLY).value,
-            panels=[p.value for p in data.panels or []],
-            is_active=True,
-            current_version=1,
+            modality=data.modality or AgentModality.AUDIO_ONLY,
+            panels=list(data.panels or []),
         )
-        self.session.add(agent)
-        await self._flush(agent.name)
+        try:
+            agent = await self._insert(organization_id, config)
+        except Exception as exc:
+            if violates(exc, NAME_INDEX):
+                raise _name_taken(data.name) from None
+            raise
         await record_events(
-            self.session,
+            self.conn,
             [(organization_id, agent.id, 1, AgentEventKind.CREATED)],
             actor_id=actor_id,
         )
-        return agent_public(agent)
+        return agent
 
     async def update(
         self,
@@ -343,7 +431,7 @@ class AgentService:
         updated = await self._apply(
             current, data.changes(), actor_id=actor_id, kind=AgentEventKind.UPDATED, events=events
         )
-        await record_events(self.session, events, actor_id=actor_id)
+        await record_events(self.conn, events, actor_id=actor_id)
         return updated
 
     async def restore(
@@ -358,41 +446,29 @@ class AgentService:
         """Make a saved version the current configuration, as an update."""
         current = await self._lock(organization_id, agent_id)
         _check_expected(current, expected_version)
-        stmt = select(AgentVersion.snapshot).where(
-            AgentVersion.agent_id == current.id, AgentVersion.version == version
-        )
-        raw = (await self.session.execute(stmt)).scalar_one_or_none()
-        if raw is None:
+        row = await self.conn.fetchrow(_SNAPSHOT, {"agent_id": current.id, "version": version})
+        if row is None:
             raise VersionNotFound()
+        raw = row[0]
+        if isinstance(raw, str | bytes):
+            raw = msgspec.json.decode(raw)
         snapshot = msgspec.convert(raw, AgentSnapshot)
         changes = {field: getattr(snapshot, field) for field in CONFIG_FIELDS}
         events: list[EventRecord] = []
         restored = await self._apply(
             current, changes, actor_id=actor_id, kind=AgentEventKind.RESTORED, events=events
         )
-        await record_events(self.session, events, actor_id=actor_id)
+        await record_events(self.conn, events, actor_id=actor_id)
         return restored
 
     async def referrers(self, organization_id: UUID, agent_id: UUID) -> list[AgentPublic]:
         """Active agents of the organization that hand off to ``agent_id`` (locked)."""
-        # JSON arrays on SQLite hold ids as text; PostgreSQL compares native uuids.
-        target = (
-            bindparam("target", agent_id, type_=Uuid())
-            if self.session.get_bind().dialect.name == "postgresql"
-            else bindparam("target", str(agent_id), type_=String())
+        target: UUID | str = agent_id if self.conn.is_postgres else str(agent_id)
+        rows = await self.conn.fetch(
+            _REFERRERS,
+            {"organization_id": organization_id, "agent_id": agent_id, "target": target},
         )
-        stmt = (
-            select(*_ROW_COLUMNS)
-            .where(
-                _AGENTS.c.organization_id == organization_id,
-                _AGENTS.c.is_active.is_(True),
-                _AGENTS.c.id != agent_id,
-                ArrayContains(_AGENTS.c.handoff_targets, target),
-            )
-            .order_by(_AGENTS.c.id)
-            .with_for_update()
-        )
-        return [agent_from_row(row) for row in (await self.session.execute(stmt)).all()]
+        return [agent_from_row(row) for row in rows]
 
     async def delete(
         self,
@@ -428,15 +504,11 @@ class AgentService:
                 kind=AgentEventKind.UPDATED,
                 events=events,
             )
-        await self.session.execute(
-            update(_AGENTS)
-            .where(_AGENTS.c.id == current.id)
-            .values(is_active=False, updated_at=datetime.now(UTC))
-        )
+        await self.conn.execute(_SOFT_DELETE, {"agent_id": current.id, "now": datetime.now(UTC)})
         events.append(
             (organization_id, current.id, current.current_version, AgentEventKind.DELETED)
         )
-        await record_events(self.session, events, actor_id=actor_id)
+        await record_events(self.conn, events, actor_id=actor_id)
         return [r.id for r in referrers]
 
     async def duplicate(
@@ -444,75 +516,51 @@ class AgentService:
     ) -> AgentPublic:
         """A new agent with the same configuration, named ``"<name> (Copy)"`` (or the first
         free ``(Copy N)``), at version 1 with no history."""
-        stmt = select(Agent).where(
-            Agent.id == agent_id,
-            Agent.organization_id == organization_id,
-            Agent.is_active.is_(True),
+        row = await self.conn.fetchrow(
+            _SOURCE, {"organization_id": organization_id, "agent_id": agent_id}
         )
-        found = (await self.session.scalars(stmt)).first()
-        if found is None:
+        if row is None:
             raise AgentNotFound()
-        # Plain values: a failed attempt below rolls back a savepoint, which expires every
-        # object of the session.
-        source = agent_snapshot(found)
+        source = agent_from_row(row).snapshot()
         # The copy hands off to the same agents: share-lock them so that none can be deleted
         # before the copy commits (a delete locks its agent first, then looks for referrers,
         # so it waits and then sees the copy). A target deleted while we waited is left out,
         # as the delete's ``force`` would have done to the source.
-        targets = list(source.handoff_targets)
-        if targets:
-            locked = select(Agent.id).where(
-                Agent.organization_id == organization_id,
-                Agent.is_active.is_(True),
-                Agent.id.in_(targets),
+        if source.handoff_targets:
+            rows = await self.conn.fetch(
+                _ACTIVE_IDS,
+                {"organization_id": organization_id, "ids": list(source.handoff_targets)},
             )
-            locked = locked.order_by(Agent.id).with_for_update(read=True)
-            alive = set(await self.session.scalars(locked))
-            targets = [t for t in targets if t in alive]
+            alive = {r[0] for r in rows}
+            source.handoff_targets = [t for t in source.handoff_targets if t in alive]
 
-        # Every candidate name starts with this prefix (for up to 99999 copies), so one query
-        # finds the ones already taken.
         prefix = source.name[: MAX_NAME_LENGTH - len(" (Copy 99999)")]
-        taken_stmt = select(func.lower(Agent.name)).where(
-            Agent.organization_id == organization_id,
-            Agent.is_active.is_(True),
-            Agent.name.istartswith(prefix, autoescape=True),
+        pattern = escape_like(prefix.lower()) + "%"
+        rows = await self.conn.fetch(
+            _TAKEN_NAMES, {"organization_id": organization_id, "prefix_pattern": pattern}
         )
-        taken = set((await self.session.scalars(taken_stmt)).all())
+        taken = {r[0] for r in rows}
         attempt = 1
         for _ in range(5):
             while copy_name(source.name, attempt).lower() in taken:
                 attempt += 1
             name = copy_name(source.name, attempt)
-            copy = Agent(
-                id=uuid4(),
-                organization_id=organization_id,
-                name=name,
-                instructions=source.instructions,
-                model=source.model,
-                voice=source.voice,
-                handoff_targets=targets,
-                tools=list(source.tools),
-                modality=source.modality.value,
-                panels=[p.value for p in source.panels],
-                is_active=True,
-                current_version=1,
-            )
             try:
-                # Added inside the savepoint, so that a conflict discards it with the savepoint.
-                async with self.session.begin_nested():
-                    self.session.add(copy)
-                    await self.session.flush()
-            except IntegrityError as exc:
-                if not _is_name_conflict(exc):
+                # A savepoint: a conflict discards only this attempt.
+                async with self.conn.transaction():
+                    copy = await self._insert(
+                        organization_id, msgspec.structs.replace(source, name=name)
+                    )
+            except Exception as exc:
+                if not violates(exc, NAME_INDEX):
                     raise
                 # A concurrent writer took the name after we looked: try the next one.
                 taken.add(name.lower())
                 continue
             await record_events(
-                self.session,
+                self.conn,
                 [(organization_id, copy.id, 1, AgentEventKind.DUPLICATED)],
                 actor_id=actor_id,
             )
-            return agent_public(copy)
+            return copy
         raise AgentNameTaken(f"No free name for a copy of {source.name!r}; try again")

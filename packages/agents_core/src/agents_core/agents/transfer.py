@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents_core.agents.queries import MODALITIES, PANELS
-from agents_core.db.database import Query, ReadConnection
+from agents_core.db.database import Connection, Query
 from agents_core.db.models import Agent
 from agents_core.errors import AgentNameTaken, InvalidHandoffTargets
 from agents_core.events.recorder import record_events
@@ -81,7 +81,7 @@ _EXPORT = Query(
 )
 
 
-async def export_agents(conn: ReadConnection, organization_id: UUID) -> list[AgentExport]:
+async def export_agents(conn: Connection, organization_id: UUID) -> list[AgentExport]:
     """Every active agent of the organization, oldest first, as portable :class:`AgentExport`.
 
     One query. Handoff targets become names; an id that names no active agent (which the
@@ -282,7 +282,7 @@ class AgentTransferService:
                 ) from None
             raise
         await record_events(
-            self.session,
+            Connection.of_session(self.session),
             [(organization_id, a.id, 1, AgentEventKind.IMPORTED) for a in created],
             actor_id=actor_id,
         )

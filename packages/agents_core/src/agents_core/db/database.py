@@ -1,10 +1,11 @@
-"""Engines, sessions and the read path.
+"""Engines, sessions and the driver path.
 
-Writes go through the SQLAlchemy ORM (``Database.session``). Reads go through
-:class:`ReadConnection`: on PostgreSQL a pooled asyncpg connection runs each query's SQL,
-compiled once from its SQLAlchemy Core definition; elsewhere (SQLite) the same Core statement
-runs through SQLAlchemy. Each query is therefore defined once and served at driver speed where
-it matters.
+Every statement is defined once with SQLAlchemy Core. The hot paths (the reads, authentication,
+and the versioned writes to agents) run them on a :class:`Connection`: on PostgreSQL a pooled
+asyncpg connection runs each statement's SQL, compiled once; elsewhere (SQLite) the same Core
+statement runs through SQLAlchemy. The rest of the writes (sign-up, API keys, import) go through
+the ORM (``Database.session``). Each statement is therefore defined once and served at driver
+speed where it matters.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import msgspec
 from sqlalchemy import event, literal_column, select
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -27,9 +29,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-__all__ = ["Database", "Query", "ReadConnection", "normalize_database_url"]
+__all__ = ["Connection", "Database", "Query", "normalize_database_url", "violates"]
 
 _PG_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 _PG_DIALECT.paramstyle = "numeric_dollar"
@@ -54,56 +57,154 @@ def normalize_database_url(url: str) -> URL:
 
 
 class Query:
-    """A read statement defined once with SQLAlchemy Core and compiled once for asyncpg.
+    """A statement defined once with SQLAlchemy Core and compiled once for asyncpg.
 
-    Parameters are named with :func:`sqlalchemy.bindparam`; ``run`` takes them by name.
+    Parameters are named with :func:`sqlalchemy.bindparam`; the connection takes them by name.
+    ``pg`` is the statement's PostgreSQL form where the two must differ (an array parameter where
+    SQLite needs an expanding ``IN``): same parameters, same result columns.
     """
 
-    __slots__ = ("_pg_order", "_pg_sql", "statement")
+    __slots__ = ("_pg_order", "_pg_sql", "_pg_statement", "statement")
 
-    def __init__(self, statement: Executable) -> None:
+    def __init__(self, statement: Executable, *, pg: Executable | None = None) -> None:
         self.statement = statement
+        self._pg_statement = statement if pg is None else pg
         self._pg_sql: str | None = None
         self._pg_order: tuple[str, ...] = ()
 
     def pg(self) -> tuple[str, tuple[str, ...]]:
         """The PostgreSQL SQL and the order of its parameters (compiled on first use)."""
         if self._pg_sql is None:
-            assert isinstance(self.statement, ClauseElement)
-            compiled = self.statement.compile(dialect=_PG_DIALECT)
-            self._pg_order = tuple(compiled.positiontup or ())  # type: ignore[attr-defined]
+            assert isinstance(self._pg_statement, ClauseElement)
+            compiled = self._pg_statement.compile(dialect=_PG_DIALECT)
+            assert isinstance(compiled, SQLCompiler)
+            order = tuple(compiled.positiontup or ())
+            fixed = [name for name in order if not compiled.binds[name].required]
+            if fixed:
+                # A Python value in a statement (``values(flag=True)``) becomes a parameter the
+                # caller does not name; say so at first use rather than fail on a missing key.
+                raise ValueError(
+                    f"statement has parameters with fixed values {fixed}: write them as SQL "
+                    "(literal_column) or as named bindparams"
+                )
+            self._pg_order = order
             self._pg_sql = compiled.string
         return self._pg_sql, self._pg_order
 
+    def statement_for(self, dialect: str) -> Executable:
+        """The statement to run through SQLAlchemy on ``dialect``."""
+        return self._pg_statement if dialect == "postgresql" else self.statement
 
-class ReadConnection:
-    """One connection for the reads of a request; runs :class:`Query` objects."""
 
-    __slots__ = ("_database", "_pg", "_sa")
+class Connection:
+    """One database connection: runs :class:`Query` objects, reads and writes.
+
+    On PostgreSQL it wraps a pooled asyncpg connection and runs each query's compiled SQL;
+    otherwise it wraps a SQLAlchemy connection (or session) and runs the Core statement. Code
+    written against it runs unchanged on both.
+    """
+
+    __slots__ = ("_database", "_depth", "_pg", "_sa", "dialect")
 
     def __init__(
-        self, database: Database, *, pg: Any = None, sa: AsyncConnection | None = None
+        self,
+        database: Database | None,
+        *,
+        pg: Any = None,
+        sa: AsyncConnection | AsyncSession | None = None,
     ) -> None:
         self._database = database
         self._pg = pg
         self._sa = sa
+        self._depth = 0
+        if isinstance(sa, AsyncConnection):
+            self.dialect = sa.dialect.name
+        elif sa is not None:
+            self.dialect = sa.get_bind().dialect.name
+        else:
+            self.dialect = "postgresql"
+
+    @classmethod
+    def of_session(cls, session: AsyncSession) -> Connection:
+        """Statements run in the session's transaction (for writers that also use the ORM)."""
+        return cls(None, sa=session)
 
     @property
     def is_postgres(self) -> bool:
-        return self._pg is not None
+        return self.dialect == "postgresql"
+
+    def _count(self) -> None:
+        if self._database is not None:
+            self._database.statements += 1
 
     async def fetch(self, query: Query, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
         if self._pg is not None:
-            self._database.statements += 1
+            self._count()
             sql, order = query.pg()
             return await self._pg.fetch(sql, *[params[name] for name in order])  # type: ignore[no-any-return]
         assert self._sa is not None
-        result = await self._sa.execute(query.statement, dict(params))
+        result = await self._sa.execute(query.statement_for(self.dialect), dict(params))
         return result.all()
 
     async def fetchrow(self, query: Query, params: Mapping[str, Any]) -> Sequence[Any] | None:
         rows = await self.fetch(query, params)
         return rows[0] if rows else None
+
+    async def execute(self, query: Query, params: Mapping[str, Any]) -> None:
+        """Run a statement that returns no rows."""
+        if self._pg is not None:
+            self._count()
+            sql, order = query.pg()
+            await self._pg.execute(sql, *[params[name] for name in order])
+            return
+        assert self._sa is not None
+        await self._sa.execute(query.statement_for(self.dialect), dict(params))
+
+    async def execute_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run a statement once per parameter set (one round trip on asyncpg)."""
+        if not rows:
+            return
+        if self._pg is not None:
+            self._count()
+            sql, order = query.pg()
+            await self._pg.executemany(sql, [[row[name] for name in order] for row in rows])
+            return
+        assert self._sa is not None
+        await self._sa.execute(query.statement_for(self.dialect), [dict(row) for row in rows])
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A transaction, committed when the block ends normally and rolled back otherwise.
+
+        Inside another transaction it is a savepoint: an error inside rolls back only the
+        block's own statements, and the outer transaction stays usable.
+        """
+        if self._pg is not None:
+            async with self._pg.transaction():
+                yield self
+            return
+        sa = self._sa
+        assert sa is not None
+        if isinstance(sa, AsyncConnection) and self._depth == 0 and sa.in_transaction():
+            # SQLAlchemy began a transaction for the reads before this one (asyncpg runs them
+            # outside any): they wrote nothing, so end it and give the writes their own.
+            await sa.rollback()
+        begin = sa.begin_nested if sa.in_transaction() else sa.begin
+        self._depth += 1
+        try:
+            async with begin():
+                yield self
+        finally:
+            self._depth -= 1
+
+
+def violates(exc: BaseException, constraint: str) -> bool:
+    """Whether an error is a violation of the named constraint or unique index, from either
+    path: asyncpg names it (``constraint_name``), SQLAlchemy's ``IntegrityError`` (SQLite or
+    PostgreSQL) carries the driver's message, which names it."""
+    if isinstance(exc, IntegrityError):
+        return constraint in str(exc.orig)
+    return getattr(exc, "constraint_name", None) == constraint
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -128,17 +229,18 @@ async def _init_pg_connection(conn: Any) -> None:
 
 
 async def _keep_session(_conn: Any) -> None:
-    """Reset for read connections given back to the pool: nothing to do.
+    """Reset for driver connections given back to the pool: nothing to do.
 
     asyncpg's default reset runs ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
     RESET ALL`` — a round trip on every release, a tenth of the CPU of a one-agent read. The
-    read path sets no session state, takes no locks and listens to nothing; the pool still rolls
-    back a transaction left open and drops listeners before calling this.
+    driver path sets no session state, takes only transaction-level locks (gone at commit or
+    rollback) and listens to nothing; the pool still rolls back a transaction left open and drops
+    listeners before calling this.
     """
 
 
 class Database:
-    """The database of one deployment: an async engine, ORM sessions and the read path."""
+    """The database of one deployment: an async engine, ORM sessions and the driver path."""
 
     def __init__(
         self,
@@ -146,12 +248,12 @@ class Database:
         *,
         pool_size: int = 10,
         max_overflow: int = 10,
-        read_pool_size: int = 10,
+        driver_pool_size: int = 10,
         echo: bool = False,
     ) -> None:
         self.url = normalize_database_url(str(url) if isinstance(url, URL) else url)
         self.is_postgres = self.url.get_backend_name() == "postgresql"
-        self._read_pool_size = read_pool_size
+        self._driver_pool_size = driver_pool_size
         if self.is_postgres:
             self.engine: AsyncEngine = create_async_engine(
                 self.url,
@@ -186,7 +288,7 @@ class Database:
     def asyncpg_dsn(self) -> str:
         return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
-    async def _read_pool(self) -> Any:
+    async def _driver_pool(self) -> Any:
         if self._pg_pool is None:
             async with self._pool_lock:
                 if self._pg_pool is None:
@@ -195,7 +297,7 @@ class Database:
                     self._pg_pool = await asyncpg.create_pool(
                         self.asyncpg_dsn(),
                         min_size=1,
-                        max_size=self._read_pool_size,
+                        max_size=self._driver_pool_size,
                         init=_init_pg_connection,
                         # Statements are prepared once per connection and cached by asyncpg.
                         statement_cache_size=256,
@@ -204,15 +306,21 @@ class Database:
         return self._pg_pool
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[ReadConnection]:
-        """A connection for reads, returned to its pool on exit."""
+    async def connect(self) -> AsyncIterator[Connection]:
+        """A pooled connection, outside any transaction; returned to its pool on exit."""
         if self.is_postgres:
-            pool = await self._read_pool()
+            pool = await self._driver_pool()
             async with pool.acquire() as conn:
-                yield ReadConnection(self, pg=conn)
+                yield Connection(self, pg=conn)
         else:
             async with self.engine.connect() as conn:
-                yield ReadConnection(self, sa=conn)
+                yield Connection(self, sa=conn)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A pooled connection in a transaction: committed on success, rolled back on error."""
+        async with self.connect() as conn, conn.transaction():
+            yield conn
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -222,7 +330,7 @@ class Database:
 
     async def ping(self) -> None:
         """Run ``SELECT 1``; raises when the database does not answer."""
-        async with self.read() as conn:
+        async with self.connect() as conn:
             await conn.fetch(_PING, {})
 
     async def close(self) -> None:

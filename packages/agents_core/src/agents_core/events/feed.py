@@ -21,7 +21,7 @@ from uuid import UUID
 
 from sqlalchemy import BigInteger, Integer, bindparam, select
 
-from agents_core.db.database import Query, ReadConnection
+from agents_core.db.database import Connection, Query
 from agents_core.db.models import AgentEventRow
 from agents_core.errors import InvalidInput
 from agents_core.schemas import AgentEvent, AgentEventKind, AgentEventPage, FieldError
@@ -108,7 +108,7 @@ def event_from_row(row: Sequence[Any]) -> AgentEvent:
 
 
 async def list_events(
-    conn: ReadConnection, organization_id: UUID, *, after: str | None = None, limit: int = 100
+    conn: Connection, organization_id: UUID, *, after: str | None = None, limit: int = 100
 ) -> AgentEventPage:
     """The organization's events after ``after`` (a cursor; from the start when ``None``),
     oldest first, at most ``limit`` of them."""

@@ -15,11 +15,13 @@ writer at a time, so ids are in commit order there without a lock.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import cast
 from uuid import UUID
 
-from sqlalchemy import insert, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, insert, text
 
+from agents_core.db.database import Connection, Query
 from agents_core.db.models import AgentEventRow
 from agents_core.schemas import AgentEventKind
 
@@ -37,40 +39,56 @@ EventRecord = tuple[UUID, UUID, int, AgentEventKind]
 
 # One round trip: lock each organization (sorted, so that two writers never wait for each other
 # in opposite orders) and queue the notices, which PostgreSQL delivers only at commit.
-_LOCK_AND_NOTIFY = text(
-    "WITH locked AS ("
-    " SELECT pg_advisory_xact_lock(CAST(:namespace AS integer), hashtext(o))"
-    " FROM unnest(CAST(:organizations AS text[])) WITH ORDINALITY AS l(o, n) ORDER BY n),"
-    " sent AS (SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p)"
-    " SELECT (SELECT count(*) FROM locked), (SELECT count(*) FROM sent)"
+_LOCK_AND_NOTIFY = Query(
+    text(
+        "WITH locked AS ("
+        " SELECT pg_advisory_xact_lock(CAST(:namespace AS integer), hashtext(o))"
+        " FROM unnest(CAST(:organizations AS text[])) WITH ORDINALITY AS l(o, n) ORDER BY n),"
+        " sent AS (SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p)"
+        " SELECT (SELECT count(*) FROM locked), (SELECT count(*) FROM sent)"
+    )
+)
+_EVENTS = cast(Table, AgentEventRow.__table__)
+_INSERT_EVENT = Query(
+    insert(_EVENTS).values(
+        organization_id=bindparam("e_organization_id"),
+        agent_id=bindparam("e_agent_id"),
+        version=bindparam("e_version"),
+        kind=bindparam("e_kind"),
+        actor_id=bindparam("e_actor_id"),
+        created_at=bindparam("e_created_at"),
+    )
 )
 
 
 async def record_events(
-    session: AsyncSession, events: Iterable[EventRecord], *, actor_id: UUID | None
+    conn: Connection, events: Iterable[EventRecord], *, actor_id: UUID | None
 ) -> None:
-    """Append events in the session's transaction: they exist if and only if the change commits.
+    """Append events in the connection's transaction: they exist if and only if the change
+    commits.
 
     On PostgreSQL each event is also sent with ``pg_notify``, which the server delivers only when
     the transaction commits (and never if it rolls back). Call this as the last write of the
     transaction: it holds the organization's event-order lock until the end.
     """
+    now = datetime.now(UTC)
     rows = [
         {
-            "organization_id": organization_id,
-            "agent_id": agent_id,
-            "version": version,
-            "kind": kind.value,
-            "actor_id": actor_id,
+            "e_organization_id": organization_id,
+            "e_agent_id": agent_id,
+            "e_version": version,
+            "e_kind": kind.value,
+            "e_actor_id": actor_id,
+            "e_created_at": now,
         }
         for organization_id, agent_id, version, kind in events
     ]
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
-        organizations = sorted({str(r["organization_id"]) for r in rows})
-        payloads = [f"{r['organization_id']}:{r['agent_id']}:{r['version']}" for r in rows]
-        await session.execute(
+    if conn.is_postgres:
+        organizations = sorted({str(r["e_organization_id"]) for r in rows})
+        payloads = [f"{r['e_organization_id']}:{r['e_agent_id']}:{r['e_version']}" for r in rows]
+        await conn.fetch(
             _LOCK_AND_NOTIFY,
             {
                 "namespace": ORDER_LOCK_NAMESPACE,
@@ -79,4 +97,7 @@ async def record_events(
                 "payloads": payloads,
             },
         )
-    await session.execute(insert(AgentEventRow), rows)
+    if len(rows) == 1:
+        await conn.execute(_INSERT_EVENT, rows[0])
+    else:
+        await conn.execute_many(_INSERT_EVENT, rows)

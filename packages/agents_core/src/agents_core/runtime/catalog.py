@@ -37,7 +37,7 @@ from sqlalchemy import BigInteger, bindparam, func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agents_core.db.database import Database, Query, ReadConnection
+from agents_core.db.database import Connection, Database, Query
 from agents_core.db.models import AgentEventRow
 from agents_core.errors import VersionNotFound
 from agents_core.events.recorder import NOTIFY_CHANNEL
@@ -235,7 +235,7 @@ class AgentCatalog:
                 self._hits += 1
                 return value  # type: ignore[no-any-return]
 
-        async def load(conn: ReadConnection) -> tuple[AgentDefinition, frozenset[UUID]]:
+        async def load(conn: Connection) -> tuple[AgentDefinition, frozenset[UUID]]:
             loaded = await load_definition(conn, organization_id, agent_id)
             return loaded.definition, loaded.depends_on
 
@@ -250,7 +250,7 @@ class AgentCatalog:
                 self._hits += 1
                 return value  # type: ignore[no-any-return]
 
-        async def load(conn: ReadConnection) -> tuple[AgentGraph, frozenset[UUID]]:
+        async def load(conn: Connection) -> tuple[AgentGraph, frozenset[UUID]]:
             graph = await load_graph(conn, organization_id, entry_agent_id)
             return graph, frozenset(graph.agents)
 
@@ -274,7 +274,7 @@ class AgentCatalog:
                 self._hits += 1
                 return value  # type: ignore[no-any-return]
 
-        async def load(conn: ReadConnection) -> tuple[AgentDefinition, frozenset[UUID]]:
+        async def load(conn: Connection) -> tuple[AgentDefinition, frozenset[UUID]]:
             loaded = await load_definition(conn, organization_id, agent_id, version)
             return loaded.definition, loaded.depends_on
 
@@ -283,7 +283,7 @@ class AgentCatalog:
     async def _load(
         self,
         key: Hashable,
-        loader: Callable[[ReadConnection], Awaitable[tuple[T, frozenset[UUID]]]],
+        loader: Callable[[Connection], Awaitable[tuple[T, frozenset[UUID]]]],
     ) -> T:
         """Load through the database, once for all concurrent callers of the same generation."""
         self._misses += 1
@@ -299,7 +299,7 @@ class AgentCatalog:
     async def _fetch(
         self,
         key: Hashable,
-        loader: Callable[[ReadConnection], Awaitable[tuple[T, frozenset[UUID]]]],
+        loader: Callable[[Connection], Awaitable[tuple[T, frozenset[UUID]]]],
         generation: int,
     ) -> T:
         async with self._read() as conn:
@@ -317,13 +317,13 @@ class AgentCatalog:
             task.exception()  # retrieved here even if every caller went away
 
     @asynccontextmanager
-    async def _read(self) -> AsyncIterator[ReadConnection]:
+    async def _read(self) -> AsyncIterator[Connection]:
         if self._engine is None:
-            async with self._database.read() as conn:
+            async with self._database.connect() as conn:
                 yield conn
         else:
             async with self._engine.connect() as sa_conn:
-                yield ReadConnection(self._database, sa=sa_conn)
+                yield Connection(self._database, sa=sa_conn)
 
     # -- following changes ------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from sqlalchemy import JSON, Integer, bindparam, column, text
 from sqlalchemy.sql.elements import TextClause
 
 from agents_core.agents.queries import MODALITIES, PANELS
-from agents_core.db.database import Query, ReadConnection
+from agents_core.db.database import Connection, Query
 from agents_core.db.models import Agent
 from agents_core.db.types import JSONDocument
 from agents_core.errors import AgentNotFound, VersionNotFound
@@ -189,7 +189,7 @@ class LoadedDefinition(msgspec.Struct, frozen=True):
 
 
 async def load_definition(
-    conn: ReadConnection, organization_id: UUID, agent_id: UUID, version: int | None = None
+    conn: Connection, organization_id: UUID, agent_id: UUID, version: int | None = None
 ) -> LoadedDefinition:
     """The active agent, live (``version`` is ``None`` or its current version) or as saved at
     ``version``, with its handoff targets' names. One round trip."""
@@ -212,7 +212,7 @@ async def load_definition(
     )
 
 
-async def load_graph(conn: ReadConnection, organization_id: UUID, entry_id: UUID) -> AgentGraph:
+async def load_graph(conn: Connection, organization_id: UUID, entry_id: UUID) -> AgentGraph:
     """The entry agent and every active agent reachable from it. One round trip."""
     rows = await conn.fetch(
         _GRAPH[conn.is_postgres], {"organization_id": organization_id, "agent_id": entry_id}
