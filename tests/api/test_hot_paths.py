@@ -15,7 +15,7 @@ from uuid import UUID
 import httpx
 import msgspec
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from agents_api.security import VerifiedTokens
 from agents_api.tokens import TokenCodec
@@ -191,6 +191,47 @@ async def test_statements_per_read_request(
     )
     assert response.status_code == 404
     assert count == 2
+
+
+async def test_statements_per_write_request(
+    client: httpx.AsyncClient,
+    admin: Account,
+    database: Database,
+    create_agent: CreateAgent,
+) -> None:
+    """A versioned PUT runs on the connection authentication checked out: a fixed number of
+    statements, whatever changes, and none through SQLAlchemy's pool."""
+    target = await create_agent()
+    agent = await create_agent(instructions="Long. " * 5_000)
+    path = f"/api/v1/agents/{agent['id']}"
+    checkouts: list[object] = []
+    listener = lambda *_: checkouts.append(1)  # noqa: E731
+
+    async def put(body: dict[str, Any]) -> tuple[httpx.Response, int]:
+        event.listen(database.engine.sync_engine.pool, "checkout", listener)
+        try:
+            return await statements_for(
+                database, client.put(path, json=body, headers=admin.headers)
+            )
+        finally:
+            event.remove(database.engine.sync_engine.pool, "checkout", listener)
+
+    response, count = await put({"voice": "nova"})
+    assert response.status_code == 200, response.text
+    # the user, the lock, the saved version, the update, the event-order lock, the event
+    assert count == 6
+    assert_same_agent(response.json(), await orm_agent(database, agent["id"]))
+    assert response.json()["instructions"] == agent["instructions"]
+
+    response, count = await put({"handoff_targets": [target["id"]]})
+    assert response.status_code == 200, response.text
+    assert count == 7  # and the share lock on the targets
+
+    response, count = await put({"voice": "nova"})
+    assert response.status_code == 200
+    assert response.json()["current_version"] == 3
+    assert count == 2  # nothing changed: the user and the lock, no version
+    assert checkouts == []
 
 
 async def test_statements_with_an_api_key(
