@@ -29,7 +29,6 @@ from agents_api.problems import exception_handlers
 from agents_api.security import PUBLIC, RequestContextMiddleware, VerifiedTokens
 from agents_api.settings import Settings
 from agents_api.tokens import TokenCodec
-from agents_core.db import migrations
 from agents_core.db.database import Database
 
 __all__ = ["create_app"]
@@ -63,6 +62,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.migrate_on_start:
+            # Imported only here: alembic (with mako and pygments) is ~5 MiB that a server
+            # started by `agents run`, which migrates before it serves, never loads.
+            from agents_core.db import migrations
+
             await migrations.upgrade(database)
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # garbage collector, whose full passes would otherwise walk all of it every few

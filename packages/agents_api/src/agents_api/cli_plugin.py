@@ -1,18 +1,21 @@
-"""The project's own commands, added to the Litestar CLI (``agents …``)."""
+"""The project's own commands, added to the Litestar CLI (``agents …``).
+
+The app registers this plugin, so the server process imports this module too: alembic (the
+migrations) is imported inside the commands that use it, never at the top.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import click
-from litestar import Litestar
 from litestar.plugins import CLIPluginProtocol
 
-from agents_core.db import migrations
 from agents_core.db.database import Database
 from agents_core.errors import DomainError
 
@@ -46,6 +49,8 @@ def database_group() -> None:
 @database_group.command(name="upgrade", help="Apply migrations up to REVISION (default: head).")
 @click.argument("revision", default="head")
 def upgrade_command(revision: str) -> None:
+    from agents_core.db import migrations
+
     _run(lambda db: migrations.upgrade(db, revision))
     click.echo(f"Database upgraded to {revision}.")
 
@@ -53,12 +58,16 @@ def upgrade_command(revision: str) -> None:
 @database_group.command(name="downgrade", help="Revert migrations down to REVISION (default: -1).")
 @click.argument("revision", default="-1")
 def downgrade_command(revision: str) -> None:
+    from agents_core.db import migrations
+
     _run(lambda db: migrations.downgrade(db, revision))
     click.echo(f"Database downgraded to {revision}.")
 
 
 @database_group.command(name="current", help="Show the database's current revision.")
 def current_command() -> None:
+    from agents_core.db import migrations
+
     revision = _run(migrations.current_revision)
     head = migrations.head_revision()
     state = "up to date" if revision == head else f"head is {head}"
@@ -85,6 +94,7 @@ def create_admin_command(
 ) -> None:
     import msgspec
 
+    from agents_core.db import migrations
     from agents_core.schemas import SignupRequest
     from agents_core.users.service import UserService
 
@@ -147,6 +157,7 @@ def seed_command(
     member_password: str | None,
 ) -> None:
     from agents_core import seed
+    from agents_core.db import migrations
 
     async def work(database: Database) -> seed.SeedReport:
         await migrations.upgrade(database)
@@ -184,13 +195,10 @@ def seed_command(
         click.echo("Nothing to do: the demo data is already in place.")
 
 
-APP_FACTORY = "agents_api.app:create_app"
-
-
 @click.command(
     name="run",
     help="Serve the API with uvicorn (uvloop and httptools when installed). Pending migrations "
-    "are applied at start-up. With --workers N, N processes share the port; see docs/scaling.md.",
+    "are applied first. With --workers N, N processes share the port; see docs/scaling.md.",
 )
 @click.option("-H", "--host", default="127.0.0.1", show_default=True, envvar="AGENTS_HOST")
 @click.option("-p", "--port", default=8000, show_default=True, type=int, envvar="AGENTS_PORT")
@@ -216,30 +224,37 @@ APP_FACTORY = "agents_api.app:create_app"
 )
 @click.option("-r", "--reload", is_flag=True, default=False, help="Reload on code changes.")
 def run_command(
-    host: str,
-    port: int,
-    workers: int,
-    uds: str | None,
-    access_log: bool,
-    reload: bool,
-    app: Litestar | None = None,
+    host: str, port: int, workers: int, uds: str | None, access_log: bool, reload: bool
 ) -> None:
-    """``app`` is the application the CLI has built (Litestar's CLI passes it in by name)."""
-    import uvicorn
+    """Migrate here, then become the server (``agents_api.serve``) with ``os.execv``.
 
-    options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "uds": uds,
-        "access_log": access_log,
-        "loop": "auto",
-        "http": "auto",
-    }
-    if workers == 1 and not reload and app is not None:
-        # One process: serve the app the CLI has already built rather than build a second one.
-        uvicorn.run(app, **options)
+    The command-line process has loaded alembic, mako, pygments and Litestar's CLI, and has
+    built the app once to find this plugin; none of that is needed to serve (~12 MiB in every
+    worker). Replacing the process image rather than starting a child keeps the process id, so
+    a process manager's signals reach uvicorn directly.
+    """
+    from agents_api import serve
+    from agents_api.settings import Settings
+
+    env = dict(os.environ)
+    if Settings.from_env().migrate_on_start:
+        from agents_core.db import migrations
+
+        _run(lambda db: migrations.upgrade(db))
+        if not reload:
+            # Done once here, rather than by every worker (each would import alembic for it).
+            # With --reload, the reloaded app still migrates: new migrations show up as you work.
+            env["AGENTS_MIGRATE_ON_START"] = "false"
+    argv = serve.command(
+        host=host, port=port, workers=workers, uds=uds, access_log=access_log, reload=reload
+    )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name != "posix":  # no exec that keeps the process: serve from this one
+        os.environ.update(env)
+        serve.main(argv[3:])
         return
-    uvicorn.run(APP_FACTORY, factory=True, workers=workers, reload=reload, **options)
+    os.execve(argv[0], argv, env)  # noqa: S606 (our interpreter, our module, fixed options)
 
 
 class AgentsCLIPlugin(CLIPluginProtocol):

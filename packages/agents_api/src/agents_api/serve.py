@@ -1,0 +1,110 @@
+"""The server process: ``python -m agents_api.serve [--host H] [--port P] [--workers N] …``.
+
+``agents run`` applies pending migrations in the command-line process and then replaces itself
+with this module (``os.execv``: same process id, so signals from a process manager still reach
+the server). The serving process therefore imports only what serving needs: not alembic (with
+mako and pygments), nor Litestar's command line, nor the migrations. It is also usable directly
+(e.g. as a container's command) once ``agents database upgrade`` has run, or with
+``AGENTS_MIGRATE_ON_START`` left on, in which case the app migrates at start-up as before.
+
+Everything heavy is imported inside :func:`main`, after the arguments and the settings have been
+checked, so that ``--help`` and configuration errors are fast and clear.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["APP_FACTORY", "command", "main"]
+
+APP_FACTORY = "agents_api.app:create_app"
+"""What uvicorn imports in each worker process with ``--workers N`` or ``--reload``."""
+
+
+def command(
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    uds: str | None,
+    access_log: bool,
+    reload: bool,
+) -> list[str]:
+    """The argument vector that starts this module with these options (``agents run`` execs it)."""
+    argv = [
+        sys.executable,
+        "-m",
+        "agents_api.serve",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+    ]
+    if uds is not None:
+        argv += ["--uds", uds]
+    if not access_log:
+        argv.append("--no-access-log")
+    if reload:
+        argv.append("--reload")
+    return argv
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m agents_api.serve",
+        description="Serve the API with uvicorn. Run `agents database upgrade` first, or leave "
+        "AGENTS_MIGRATE_ON_START on. `agents run` takes the same options and migrates first.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--uds", default=None, help="Bind to this UNIX domain socket instead.")
+    parser.add_argument(
+        "--access-log", action=argparse.BooleanOptionalAction, default=True, dest="access_log"
+    )
+    parser.add_argument("--reload", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    if args.workers < 1:
+        sys.exit("--workers must be at least 1")
+
+    from agents_api.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"Configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+    import uvicorn
+
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "uds": args.uds,
+        "access_log": args.access_log,
+        "loop": "auto",
+        "http": "auto",
+        # The API has no WebSocket routes; "auto" would import the websockets package (~1.7 MiB
+        # in every worker) to answer upgrade requests that no route accepts.
+        "ws": "none",
+    }
+    if args.workers == 1 and not args.reload:
+        from agents_api.app import create_app
+
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Several processes (or a reloader): each imports and builds the app itself.
+    uvicorn.run(APP_FACTORY, factory=True, workers=args.workers, reload=args.reload, **options)
+
+
+if __name__ == "__main__":
+    main()
