@@ -267,11 +267,17 @@ class Server:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICK  # utime + stime
 
-    def peak_rss_mib(self) -> float:
+    def _status_mib(self, key: str) -> float:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
+            if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def peak_rss_mib(self) -> float:
+        return self._status_mib("VmHWM")
+
+    def rss_mib(self) -> float:
+        return self._status_mib("VmRSS")
 
     def reset_peak_rss(self) -> None:
         """Start VmHWM afresh (Linux >= 4.0), so that the peak is the load's, not the setup's."""
@@ -380,7 +386,12 @@ def summarize(rounds: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, A
     return summary
 
 
-def print_table(summary: dict[str, Any], rss: dict[str, float]) -> None:
+def print_table(
+    summary: dict[str, Any],
+    rss: dict[str, float],
+    by_workload: dict[str, dict[str, float]],
+    idle: dict[str, float],
+) -> None:
     labels = {
         "get": "GET /api/v1/agents/{id}",
         "list": "GET /api/v1/agents?limit=100",
@@ -405,6 +416,9 @@ def print_table(summary: dict[str, Any], rss: dict[str, float]) -> None:
             )
     print()
     print(f"Peak RSS under load: app {rss['app']:.1f} MiB, raw {rss['raw']:.1f} MiB")
+    for server in ("app", "raw"):
+        peaks = ", ".join(f"{w} {v:.1f}" for w, v in by_workload[server].items())
+        print(f"  {server}: idle after set-up {idle[server]:.1f} MiB; peak per workload: {peaks}")
 
 
 def check_targets(summary: dict[str, Any], rss: dict[str, float]) -> dict[str, bool]:
@@ -496,8 +510,13 @@ def main() -> None:
             files[name].write_text("\n".join(lines) + "\n")
         methods = {"get": "GET", "list": "GET", "put": "PUT"}
 
+        # Peak RSS of each run, kept per workload: VmHWM is reset before every run (the
+        # maximum over the runs is the peak since set-up, as nothing runs in between).
+        by_workload: dict[str, dict[str, float]] = {"app": {}, "raw": {}}
+
         def one(server: Server, workload: str, duration: float) -> dict[str, Any]:
-            return run_wrk(
+            server.reset_peak_rss()
+            run = run_wrk(
                 server,
                 script=script,
                 paths_file=files[workload],
@@ -506,11 +525,13 @@ def main() -> None:
                 duration=duration,
                 connections=args.connections,
             )
+            peaks = by_workload[server.name]
+            peaks[workload] = max(peaks.get(workload, 0.0), server.peak_rss_mib())
+            return run
 
         # Set-up peaks (a sign-up hashes the password with argon2, 64 MiB) are not the load's.
         setup_rss = {"app": app.peak_rss_mib(), "raw": raw.peak_rss_mib()}
-        app.reset_peak_rss()
-        raw.reset_peak_rss()
+        idle_rss = {"app": app.rss_mib(), "raw": raw.rss_mib()}
         print("warming up …", flush=True)
         for workload in workloads:
             for server in (app, raw) if workload != "put" else (app,):
@@ -533,9 +554,9 @@ def main() -> None:
                         f"p99 {run['p99_ms']:.2f} ms, CPU {run['cpu_ms']:.3f} ms/req",
                         flush=True,
                     )
-        rss = {"app": app.peak_rss_mib(), "raw": raw.peak_rss_mib()}
+        rss = {n: max(peaks.values(), default=float("nan")) for n, peaks in by_workload.items()}
         summary = summarize(results)
-        print_table(summary, rss)
+        print_table(summary, rss, by_workload, idle_rss)
         checks = check_targets(summary, rss) if set(workloads) == {"get", "list", "put"} else {}
         for name, ok in checks.items():
             print(f"  target {name}: {'met' if ok else 'MISSED'}")
@@ -556,6 +577,11 @@ def main() -> None:
                     "targets": TARGETS,
                     "summary": summary,
                     "peak_rss_mib": {k: round(v, 1) for k, v in rss.items()},
+                    "peak_rss_mib_by_workload": {
+                        name: {w: round(v, 1) for w, v in peaks.items()}
+                        for name, peaks in by_workload.items()
+                    },
+                    "idle_rss_mib_after_setup": {k: round(v, 1) for k, v in idle_rss.items()},
                     "peak_rss_mib_including_setup": {
                         k: round(max(v, rss[k]), 1) for k, v in setup_rss.items()
                     },
