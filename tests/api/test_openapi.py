@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -65,3 +69,37 @@ async def test_docs_ui_is_served(client: httpx.AsyncClient) -> None:
     response = await client.get("/schema")
     assert response.status_code == 200
     assert "text/html" in response.headers["content-type"]
+
+
+def test_the_document_needs_no_development_dependencies(tmp_path: Path) -> None:
+    """polyfactory (and faker under it) is a test dependency, absent from an installed server.
+
+    Litestar uses it to make examples when a response spec asks for them; the problem specs do
+    not, so the document is served without it (it was a 500) and never loads faker (~50 MiB in
+    the worker that first serves the document).
+    """
+    code = (
+        "import sys, asyncio, httpx\n"
+        "sys.modules['polyfactory'] = sys.modules['faker'] = None  # as if not installed\n"
+        "from agents_api.app import create_app\n"
+        "async def main():\n"
+        "    transport = httpx.ASGITransport(app=create_app())\n"
+        "    async with httpx.AsyncClient(transport=transport, base_url='http://t') as c:\n"
+        "        r = await c.get('/schema/openapi.json')\n"
+        "    assert r.status_code == 200, r.text\n"
+        "    assert 'ProblemDetails' in r.json()['components']['schemas']\n"
+        "asyncio.run(main())\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={
+            **os.environ,
+            "AGENTS_VAR_DIR": str(tmp_path),
+            "AGENTS_SECRET_KEY": "k" * 40,
+            "AGENTS_MIGRATE_ON_START": "false",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr

@@ -23,12 +23,18 @@ _DESCRIPTIONS = {
 
 
 def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """Response specs for these problem statuses (plus 413 and 503, which any route can give)."""
+    """Response specs for these problem statuses (plus 413 and 503, which any route can give).
+
+    No generated examples: Litestar makes them with polyfactory and faker, a development
+    dependency only (without it the whole document fails with a 500; with it, the first request
+    for the document imports faker, ~50 MiB in that worker), and they were random strings.
+    """
     return {
         status: ResponseSpec(
             data_container=ProblemDetails,
             description=_DESCRIPTIONS.get(status, HTTPStatus(status).phrase),
             media_type="application/problem+json",
+            generate_examples=False,
         )
         for status in sorted({*statuses, 503})
     }
