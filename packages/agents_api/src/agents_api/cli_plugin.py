@@ -229,7 +229,7 @@ def run_command(
     """Migrate here, then become the server (``agents_api.serve``) with ``os.execv``.
 
     The command-line process has loaded alembic, mako, pygments and Litestar's CLI, and has
-    built the app once to find this plugin; none of that is needed to serve (~12 MiB in every
+    built the app once to find this plugin; none of that is needed to serve (~13 MiB in every
     worker). Replacing the process image rather than starting a child keeps the process id, so
     a process manager's signals reach uvicorn directly.
     """
