@@ -148,19 +148,24 @@ _ACTIVE_IDS = Query(
     ),
 )
 
+# The configuration columns, each set from the parameter ``new_<column>`` (``_config_params``).
+_CONFIG_VALUES: dict[str, Any] = {
+    "name": _p("new_name"),
+    "instructions": _p("new_instructions", String()),
+    "model": _p("new_model"),
+    "voice": _p("new_voice"),
+    "handoff_targets": _p("new_handoff_targets", UUIDList()),
+    "tools": _p("new_tools", StringList()),
+    "modality": _p("new_modality"),
+    "panels": _p("new_panels", StringList()),
+}
+
 _INSERT = Query(
     insert(_AGENTS)
     .values(
         id=_p("new_id"),
         organization_id=_p("organization_id"),
-        name=_p("new_name"),
-        instructions=_p("new_instructions"),
-        model=_p("new_model"),
-        voice=_p("new_voice"),
-        handoff_targets=_p("new_handoff_targets", UUIDList()),
-        tools=_p("new_tools", StringList()),
-        modality=_p("new_modality"),
-        panels=_p("new_panels", StringList()),
+        **_CONFIG_VALUES,
         # SQL literals, not parameters: every parameter of these statements is named by us.
         is_active=literal_column("true"),
         current_version=literal_column("1"),
@@ -189,16 +194,12 @@ _UPDATE = Query(
     update(_AGENTS)
     .where(_c.id == _p("agent_id"))
     .values(
-        name=_p("new_name"),
-        instructions=func.coalesce(_p("new_instructions", String()), _c.instructions),
-        model=_p("new_model"),
-        voice=_p("new_voice"),
-        handoff_targets=_p("new_handoff_targets", UUIDList()),
-        tools=_p("new_tools", StringList()),
-        modality=_p("new_modality"),
-        panels=_p("new_panels", StringList()),
-        current_version=_p("new_version"),
-        updated_at=_p("now"),
+        {
+            **_CONFIG_VALUES,
+            "instructions": func.coalesce(_CONFIG_VALUES["instructions"], _c.instructions),
+            "current_version": _p("new_version"),
+            "updated_at": _p("now"),
+        }
     )
     .returning(*_ROW_COLUMNS)
 )
