@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import select
@@ -287,3 +289,50 @@ async def test_delete_is_soft_and_referenced_agents_are_protected(
         await client.get(f"/api/v1/agents/{referrer['id']}/versions", headers=admin.headers)
     ).json()
     assert versions[0]["snapshot"]["handoff_targets"] == [target["id"]]
+
+
+async def test_a_write_rolled_back_by_a_deadlock_is_a_retryable_409(
+    client: httpx.AsyncClient, admin: Account, create_agent: CreateAgent, pg_url: str
+) -> None:
+    """PostgreSQL breaks a deadlock by rolling one transaction back: the request says so (409
+    ``concurrent_change``, send it again), not 500, and nothing of it is kept."""
+    first = await create_agent()
+    second = await create_agent()
+    other = await asyncpg.connect(pg_url)
+    try:
+        # The other transaction never runs the deadlock check first: the request's does.
+        await other.execute("SET deadlock_timeout = '30s'")
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("SELECT 1 FROM agents WHERE id = $1 FOR UPDATE", UUID(second["id"]))
+        # The request locks `first`, then waits to share-lock its new handoff target `second`.
+        request = asyncio.create_task(
+            client.put(
+                f"/api/v1/agents/{first['id']}",
+                json={"handoff_targets": [second["id"]]},
+                headers=admin.headers,
+            )
+        )
+        for _ in range(500):
+            waiting = await other.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND pid IN"
+                " (SELECT pid FROM pg_stat_activity WHERE datname = current_database())"
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.01)
+        assert waiting, "the request never waited for the lock"
+        # Now the other transaction waits for `first`: a cycle, which the request's backend
+        # finds after its deadlock_timeout (1 s).
+        await other.execute("SELECT 1 FROM agents WHERE id = $1 FOR SHARE", UUID(first["id"]))
+        response = await request
+        await transaction.rollback()
+    finally:
+        await other.close()
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "concurrent_change"
+    assert response.headers["Retry-After"] == "0"
+    after = (await client.get(f"/api/v1/agents/{first['id']}", headers=admin.headers)).json()
+    assert (after["current_version"], after["handoff_targets"]) == (1, [])
+    versions = await client.get(f"/api/v1/agents/{first['id']}/versions", headers=admin.headers)
+    assert versions.json() == []

@@ -157,6 +157,31 @@ def _on_data_error(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]
     )
 
 
+def _on_transaction_conflict(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    logger.info("transaction rolled back by the database: %s", type(exc).__name__)
+    return problem_response(
+        409,
+        detail="A concurrent change conflicted with this one and it was rolled back: nothing was "
+        "changed; retry the request",
+        code="concurrent_change",
+        headers={"Retry-After": "0"},
+    )
+
+
+def _is_transaction_conflict(exc: BaseException) -> bool:
+    """A deadlock or serialization failure (SQLSTATE class 40): PostgreSQL rolled the
+    transaction back, and the same request can succeed when sent again. The driver's error is
+    the exception itself (asyncpg) or inside SQLAlchemy's wrappers."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if str(getattr(seen, "sqlstate", "") or "").startswith("40"):
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def _is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, OSError | TimeoutError | ConnectionError):
         return True
@@ -174,6 +199,8 @@ def _is_connection_failure(exc: BaseException) -> bool:
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    if _is_transaction_conflict(exc):
+        return _on_transaction_conflict(request, exc)
     if isinstance(exc, OperationalError | InterfaceError) or _is_connection_failure(exc):
         return _on_database_down(request, exc)
     if isinstance(exc, DBAPIError):
