@@ -13,11 +13,17 @@ import httpx
 Fault = Callable[[httpx.Request], httpx.Response]
 
 
-def problem(status: int, **headers: str) -> Fault:
+def problem(status: int, code: str | None = None, **headers: str) -> Fault:
     """An answer with this status and a problem document, as the API or a proxy would give."""
 
     def answer(request: httpx.Request) -> httpx.Response:
-        body = {"type": "about:blank", "status": status, "title": HTTPStatus(status).phrase}
+        body: dict[str, object] = {
+            "type": "about:blank",
+            "status": status,
+            "title": HTTPStatus(status).phrase,
+        }
+        if code is not None:
+            body["code"] = code
         return httpx.Response(
             status,
             headers={"Content-Type": "application/problem+json", **headers},

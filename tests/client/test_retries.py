@@ -14,6 +14,7 @@ from agents_client import (
     APIConnectionError,
     APITimeoutError,
     AsyncAgentsClient,
+    ConflictError,
     NotFoundError,
     RateLimitError,
     ServerError,
@@ -203,3 +204,27 @@ async def test_iterators_send_only_the_requests_they_need(
     assert len(events) == 4
     assert len(faults.seen) == 2  # has_more says when the feed is drained
     assert all(path == "/api/v1/agents/events" for _, path in faults.seen)
+
+
+async def test_a_write_rolled_back_by_a_deadlock_is_sent_again_even_a_create(
+    faulty: tuple[AsyncAgentsClient, AsyncFaults],
+) -> None:
+    """409 ``concurrent_change`` means the API applied nothing: safe to repeat, even a POST."""
+    client, faults = faulty
+    faults.faults.append(problem(409, code="concurrent_change", **{"Retry-After": "0"}))
+    created = await client.agents.create(agent("Sent twice"))
+    assert created.name == "Sent twice"
+    assert faults.seen == [("POST", AGENTS)] * 2
+    assert len(faults.reached_app) == 1
+
+
+async def test_other_conflicts_are_not_retried(
+    faulty: tuple[AsyncAgentsClient, AsyncFaults],
+) -> None:
+    client, faults = faulty
+    created = await client.agents.create(agent("Taken"))
+    faults.seen.clear()
+    faults.faults.append(problem(409, code="agent_name_taken"))
+    with pytest.raises(ConflictError):
+        await client.agents.update(created.id, AgentUpdate(name="Other"))
+    assert len(faults.seen) == 1

@@ -56,8 +56,9 @@ class AgentsClient(_Resources[SyncSender]):
     ``api_key`` or ``token`` (not both) authenticates; ``auth.login`` and ``auth.signup`` set
     the token themselves. ``timeout`` applies to each attempt of each request (also through a
     given ``http_client``). Idempotent requests (GET, PUT, DELETE) are retried up to
-    ``max_retries`` times on connection errors, timeouts, 429 and 503. A given ``http_client``
-    is not closed by :meth:`close`; one the client creates is.
+    ``max_retries`` times on connection errors, timeouts, 429 and 503; any request after a 409
+    ``concurrent_change`` (rolled back whole). A given ``http_client`` is not closed by
+    :meth:`close`; one the client creates is.
     """
 
     def __init__(

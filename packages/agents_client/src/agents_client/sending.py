@@ -13,6 +13,7 @@ from typing import Any, Final, TypeVar, final
 
 import anyio
 import httpx
+import msgspec
 
 from agents_client.errors import (
     AgentsError,
@@ -39,6 +40,9 @@ DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_MAX_RETRIES: Final = 2
 
 RETRY_STATUSES: Final = frozenset({429, 503})
+RETRY_CONFLICTS: Final = frozenset({"concurrent_change"})
+"""409 codes of requests the API rolled back whole (a deadlock with a concurrent write): safe
+to send again whatever the method, since nothing of them was applied."""
 INITIAL_RETRY_DELAY: Final = 0.5
 MAX_RETRY_DELAY: Final = 8.0
 MAX_RETRY_AFTER: Final = 60.0
@@ -56,6 +60,15 @@ def backoff_delay(attempt: int) -> float:
     factor in [0.5, 1) so that many clients failing together do not retry together."""
     ceiling = min(INITIAL_RETRY_DELAY * 2.0**attempt, MAX_RETRY_DELAY)
     return ceiling * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+
+
+def _problem_code(response: httpx.Response) -> str | None:
+    try:
+        body = msgspec.json.decode(response.content)
+    except msgspec.DecodeError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else None
 
 
 class SenderBase:
@@ -99,11 +112,12 @@ class SenderBase:
         self, spec: RequestSpec[Any], attempt: int, response: httpx.Response
     ) -> float | None:
         """How long to wait before trying again, or ``None`` to keep this answer."""
-        if (
-            response.status_code not in RETRY_STATUSES
-            or not spec.retryable
-            or attempt >= self.max_retries
-        ):
+        if attempt >= self.max_retries:
+            return None
+        if response.status_code == 409:
+            if _problem_code(response) not in RETRY_CONFLICTS:
+                return None
+        elif response.status_code not in RETRY_STATUSES or not spec.retryable:
             return None
         asked = parse_retry_after(response.headers.get("Retry-After"))
         if asked is not None and asked <= MAX_RETRY_AFTER:
