@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from agents_core.agents.queries import AGENT_COLUMNS, agent_from_row, escape_like
 from agents_core.db.database import Connection, Query, violates
-from agents_core.db.models import Agent, AgentVersion
+from agents_core.db.models import AGENT_NAME_INDEX, Agent, AgentVersion
 from agents_core.db.types import ArrayContains, StringList, UUIDList
 from agents_core.errors import (
     AgentNameTaken,
@@ -75,9 +75,6 @@ CONFIG_FIELDS = (
     "panels",
 )
 """The members of an agent's configuration: what a version snapshots and a restore restores."""
-
-NAME_INDEX = "uq_agents_org_name_active"
-"""The unique index that keeps active agents' names distinct within an organization."""
 
 
 def copy_name(name: str, attempt: int) -> str:
@@ -377,7 +374,7 @@ class AgentService:
         try:
             row = await self.conn.fetchrow(_UPDATE, params)
         except Exception as exc:
-            if violates(exc, NAME_INDEX):
+            if violates(exc, AGENT_NAME_INDEX):
                 raise _name_taken(changed["name"]) from None
             raise
         assert row is not None
@@ -405,7 +402,7 @@ class AgentService:
         try:
             agent = await self._insert(organization_id, config)
         except Exception as exc:
-            if violates(exc, NAME_INDEX):
+            if violates(exc, AGENT_NAME_INDEX):
                 raise _name_taken(data.name) from None
             raise
         await record_events(
@@ -553,7 +550,7 @@ class AgentService:
                         organization_id, msgspec.structs.replace(source, name=name)
                     )
             except Exception as exc:
-                if not violates(exc, NAME_INDEX):
+                if not violates(exc, AGENT_NAME_INDEX):
                     raise
                 # A concurrent writer took the name after we looked: try the next one.
                 taken.add(name.lower())

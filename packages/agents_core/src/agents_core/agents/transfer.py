@@ -34,8 +34,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents_core.agents.queries import MODALITIES, PANELS
-from agents_core.db.database import Connection, Query
-from agents_core.db.models import Agent
+from agents_core.db.database import Connection, Query, violates
+from agents_core.db.models import AGENT_NAME_INDEX, Agent
 from agents_core.errors import AgentNameTaken, InvalidHandoffTargets
 from agents_core.events.recorder import record_events
 from agents_core.schemas import (
@@ -105,10 +105,6 @@ async def export_agents(conn: Connection, organization_id: UUID) -> list[AgentEx
 
 
 # -- import ---------------------------------------------------------------------------------------
-
-
-def _is_name_conflict(exc: IntegrityError) -> bool:
-    return "uq_agents_org_name_active" in str(exc.orig)
 
 
 class AgentTransferService:
@@ -274,7 +270,7 @@ class AgentTransferService:
             # alternates e.g. ``voice`` set / unset would become one INSERT per row.
             await self.session.execute(insert(_AGENTS_TABLE), rows)
         except IntegrityError as exc:
-            if _is_name_conflict(exc):
+            if violates(exc, AGENT_NAME_INDEX):
                 # Another writer took one of the names since we looked.
                 raise AgentNameTaken(
                     "An agent of the batch was given the same name concurrently; "

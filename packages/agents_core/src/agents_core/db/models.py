@@ -26,6 +26,7 @@ from agents_core.db.types import JSONDocument, StringList, UUIDList
 from agents_core.schemas import DEFAULT_MODEL
 
 __all__ = [
+    "AGENT_NAME_INDEX",
     "Agent",
     "AgentEventRow",
     "AgentVersion",
@@ -36,6 +37,11 @@ __all__ = [
 ]
 
 metadata = orm_registry.metadata
+
+
+AGENT_NAME_INDEX = "uq_agents_org_name_active"
+"""The unique index that keeps active agents' names distinct within an organization: writers
+report its violation as a name conflict."""
 
 
 def _now() -> datetime:
@@ -89,7 +95,7 @@ class Agent(UUIDAuditBase):
         # Names are unique among an organization's *active* agents, case-insensitively. The
         # database enforces it so that two concurrent creates cannot both win.
         Index(
-            "uq_agents_org_name_active",
+            AGENT_NAME_INDEX,
             "organization_id",
             func.lower(text("name")),
             unique=True,
