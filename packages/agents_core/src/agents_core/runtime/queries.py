@@ -3,8 +3,8 @@
 The handoff graph walks an array column (``uuid[]`` on PostgreSQL, a JSON array of strings on
 SQLite) with a recursive CTE. Expanding an array inside a recursive step is spelled differently
 by the two databases (``unnest`` vs ``json_each``, and SQLite stores ids as 16-byte blobs but
-handoff targets as text), so each query here has one SQL text per dialect, side by side, with
-the same parameters and the same result columns.
+handoff targets as text), so each query here has one SQL text per dialect, side by side (one
+:class:`Query` with its PostgreSQL form), with the same parameters and the same result columns.
 """
 
 from __future__ import annotations
@@ -92,12 +92,11 @@ WHERE a.id = :agent_id AND a.organization_id = :organization_id AND a.is_active
 """  # noqa: S608 - fixed SQL, every value is a bound parameter
 
 _extra = (column("snapshot", JSONDocument), column("target_names", JSON()))
-_DEFINITION = {
-    True: Query(_typed(_DEFINITION_PG, *_extra).bindparams(bindparam("version", type_=Integer()))),
-    False: Query(
-        _typed(_DEFINITION_SQLITE, *_extra).bindparams(bindparam("version", type_=Integer()))
-    ),
-}
+_version = bindparam("version", type_=Integer())
+_DEFINITION = Query(
+    _typed(_DEFINITION_SQLITE, *_extra).bindparams(_version),
+    pg=_typed(_DEFINITION_PG, *_extra).bindparams(_version),
+)
 
 # -- the handoff graph -----------------------------------------------------------------------------
 #
@@ -131,7 +130,7 @@ WHERE lower(hex(a.id)) IN (SELECT k FROM reach)
   AND a.organization_id = :organization_id AND a.is_active
 """  # noqa: S608 - fixed SQL, every value is a bound parameter
 
-_GRAPH = {True: Query(_typed(_GRAPH_PG)), False: Query(_typed(_GRAPH_SQLITE))}
+_GRAPH = Query(_typed(_GRAPH_SQLITE), pg=_typed(_GRAPH_PG))
 
 
 def _json(value: Any) -> Any:
@@ -194,7 +193,7 @@ async def load_definition(
     """The active agent, live (``version`` is ``None`` or its current version) or as saved at
     ``version``, with its handoff targets' names. One round trip."""
     row = await conn.fetchrow(
-        _DEFINITION[conn.is_postgres],
+        _DEFINITION,
         {"organization_id": organization_id, "agent_id": agent_id, "version": version},
     )
     if row is None:
@@ -214,9 +213,7 @@ async def load_definition(
 
 async def load_graph(conn: Connection, organization_id: UUID, entry_id: UUID) -> AgentGraph:
     """The entry agent and every active agent reachable from it. One round trip."""
-    rows = await conn.fetch(
-        _GRAPH[conn.is_postgres], {"organization_id": organization_id, "agent_id": entry_id}
-    )
+    rows = await conn.fetch(_GRAPH, {"organization_id": organization_id, "agent_id": entry_id})
     names = {row[0]: row[2] for row in rows}
     if entry_id not in names:
         raise AgentNotFound()
