@@ -228,27 +228,14 @@ class AgentCatalog:
 
         :class:`~agents_core.errors.AgentNotFound` for a missing, deleted or foreign agent.
         """
-        key = (_DEFINITION, organization_id, agent_id)
-        if self._trusted:
-            value = self._cache.get(key)
-            if value is not MISSING:
-                self._hits += 1
-                return value  # type: ignore[no-any-return]
-
-        async def load(conn: Connection) -> tuple[AgentDefinition, frozenset[UUID]]:
-            loaded = await load_definition(conn, organization_id, agent_id)
-            return loaded.definition, loaded.depends_on
-
-        return await self._load(key, load)
+        return await self._definition(organization_id, agent_id, None)
 
     async def graph(self, organization_id: UUID, entry_agent_id: UUID) -> AgentGraph:
         """The entry agent and every agent reachable from it through handoffs, in one query."""
         key = (_GRAPH, organization_id, entry_agent_id)
-        if self._trusted:
-            value = self._cache.get(key)
-            if value is not MISSING:
-                self._hits += 1
-                return value  # type: ignore[no-any-return]
+        cached = self._cached(key)
+        if cached is not MISSING:
+            return cached  # type: ignore[no-any-return]
 
         async def load(conn: Connection) -> tuple[AgentGraph, frozenset[UUID]]:
             graph = await load_graph(conn, organization_id, entry_agent_id)
@@ -267,12 +254,29 @@ class AgentCatalog:
         """
         if not 1 <= version < 2**31:
             raise VersionNotFound()
-        key = (_VERSION, organization_id, agent_id, version)
-        if self._trusted:
-            value = self._cache.get(key)
-            if value is not MISSING:
-                self._hits += 1
-                return value  # type: ignore[no-any-return]
+        return await self._definition(organization_id, agent_id, version)
+
+    def _cached(self, key: Hashable) -> Any:
+        """The cached value for ``key``, or ``MISSING`` (always while the cache is not trusted)."""
+        if not self._trusted:
+            return MISSING
+        value = self._cache.get(key)
+        if value is not MISSING:
+            self._hits += 1
+        return value
+
+    async def _definition(
+        self, organization_id: UUID, agent_id: UUID, version: int | None
+    ) -> AgentDefinition:
+        """The live definition (``version`` None) or the one saved at ``version``, cached."""
+        key = (
+            (_DEFINITION, organization_id, agent_id)
+            if version is None
+            else (_VERSION, organization_id, agent_id, version)
+        )
+        cached = self._cached(key)
+        if cached is not MISSING:
+            return cached  # type: ignore[no-any-return]
 
         async def load(conn: Connection) -> tuple[AgentDefinition, frozenset[UUID]]:
             loaded = await load_definition(conn, organization_id, agent_id, version)
