@@ -58,23 +58,10 @@ from agents_core.schemas import (
 )
 
 __all__ = [
-    "CONFIG_FIELDS",
     "AgentService",
     "copy_name",
     "validate_handoff_targets",
 ]
-
-CONFIG_FIELDS = (
-    "name",
-    "instructions",
-    "model",
-    "voice",
-    "handoff_targets",
-    "tools",
-    "modality",
-    "panels",
-)
-"""The members of an agent's configuration: what a version snapshots and a restore restores."""
 
 
 def copy_name(name: str, attempt: int) -> str:
@@ -451,7 +438,7 @@ class AgentService:
         if isinstance(raw, str | bytes):
             raw = msgspec.json.decode(raw)
         snapshot = msgspec.convert(raw, AgentSnapshot)
-        changes = {field: getattr(snapshot, field) for field in CONFIG_FIELDS}
+        changes = msgspec.structs.asdict(snapshot)
         events: list[EventRecord] = []
         restored = await self._apply(
             current, changes, actor_id=actor_id, kind=AgentEventKind.RESTORED, events=events

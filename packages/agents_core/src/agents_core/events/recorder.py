@@ -97,7 +97,4 @@ async def record_events(
                 "payloads": payloads,
             },
         )
-    if len(rows) == 1:
-        await conn.execute(_INSERT_EVENT, rows[0])
-    else:
-        await conn.execute_many(_INSERT_EVENT, rows)
+    await conn.execute_many(_INSERT_EVENT, rows)
