@@ -9,7 +9,7 @@ from typing import Any
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from agents_core.db.database import Database
+from agents_core.db.database import create_engine
 from agents_core.db.migrations import compare_type
 from agents_core.db.models import metadata
 
@@ -38,12 +38,12 @@ async def _run_async() -> None:
     url = config.get_main_option("sqlalchemy.url") or os.environ.get(
         "AGENTS_DATABASE_URL", "sqlite:///./var/agents.db"
     )
-    database = Database(url)
+    engine = create_engine(url)
     try:
-        async with database.engine.begin() as conn:
+        async with engine.begin() as conn:
             await conn.run_sync(_run_with)
     finally:
-        await database.close()
+        await engine.dispose()
 
 
 def run_migrations_offline() -> None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +20,13 @@ import asyncpg
 import httpx
 import pytest
 from litestar import Litestar
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.pool import NullPool
 
 from agents_api.app import create_app
 from agents_api.settings import Settings
 from agents_core.db import migrations
-from agents_core.db.database import Database
+from agents_core.db.database import Database, create_engine
 
 ADMIN_URL = os.environ.get(
     "AGENTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -194,3 +197,57 @@ def create_agent(client: httpx.AsyncClient, admin: Account) -> CreateAgent:
         return data
 
     return create
+
+
+@asynccontextmanager
+async def orm_session(database: Database) -> AsyncIterator[AsyncSession]:
+    """An ORM session on the database, in a transaction: the tests' independent view of what
+    the app stored (the app itself reads and writes through ``Connection`` only)."""
+    engine = create_engine(database.url, poolclass=NullPool)
+    try:
+        async with AsyncSession(engine, expire_on_commit=False) as session, session.begin():
+            yield session
+    finally:
+        await engine.dispose()
+
+
+class StatementCount:
+    """How many statements a database's connections ran (transaction control not counted)."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+@contextmanager
+def counting_statements(database: Database) -> Iterator[StatementCount]:
+    """Count the statements every connection of ``database`` runs while the block lasts: a
+    test-side wrapper around the connection class (the production one counts nothing)."""
+    count = StatementCount()
+    base: Any = database._connection_type
+
+    class Counting(base):  # type: ignore[misc, valid-type]
+        async def fetch(self, query: Any, params: Any) -> Any:
+            count.value += 1
+            return await super().fetch(query, params)
+
+        async def fetchrow(self, query: Any, params: Any) -> Any:
+            count.value += 1
+            return await super().fetchrow(query, params)
+
+        async def execute(self, query: Any, params: Any) -> None:
+            count.value += 1
+            await super().execute(query, params)
+
+        async def execute_many(self, query: Any, rows: Any) -> None:
+            count.value += bool(rows)
+            await super().execute_many(query, rows)
+
+        async def lock_and_notify(self, *args: Any) -> None:
+            count.value += database.is_postgres
+            await super().lock_and_notify(*args)
+
+    database._connection_type = Counting
+    try:
+        yield count
+    finally:
+        database._connection_type = base

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from agents_core.db.database import Database
 from agents_core.db.models import AgentVersion
-from tests.conftest import Account, CreateAgent, add_member
+from tests.conftest import Account, CreateAgent, add_member, orm_session
 
 CONFIG = (
     "name",
@@ -246,7 +246,7 @@ async def test_twenty_concurrent_updates_keep_versions_contiguous(
     assert sorted(r.json()["current_version"] for r in responses) == list(range(2, 22))
     final = (await client.get(url, headers=admin.headers)).json()
     assert final["current_version"] == 21
-    async with database.session() as session:
+    async with orm_session(database) as session:
         numbers = (
             await session.scalars(
                 select(AgentVersion.version).where(AgentVersion.agent_id == agent["id"])

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from agents_core.db.database import Database
 from agents_core.db.models import ApiKey
-from tests.conftest import Account, signup
+from tests.conftest import Account, orm_session, signup
 
 
 async def _create_key(
@@ -41,7 +41,7 @@ async def test_key_is_stored_only_as_hash(
     client: httpx.AsyncClient, admin: Account, database: Database
 ) -> None:
     created = await _create_key(client, admin)
-    async with database.session() as session:
+    async with orm_session(database) as session:
         row = (await session.scalars(select(ApiKey).where(ApiKey.id == created["id"]))).one()
     stored = " ".join(str(v) for v in (row.key_hash, row.prefix, row.name))
     assert created["key"] not in stored

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from agents_api.app import create_app
 from agents_core.db.database import Database
 from agents_core.db.models import User
-from tests.conftest import SECRET, Account, make_settings, signup, unique_email
+from tests.conftest import SECRET, Account, make_settings, orm_session, signup, unique_email
 
 
 async def test_signup_creates_organization_and_admin(client: httpx.AsyncClient) -> None:
@@ -247,7 +247,7 @@ async def test_token_expiry_follows_setting(pg_url: str, database: Database) -> 
 
 
 async def test_passwords_are_stored_hashed(admin: Account, database: Database) -> None:
-    async with database.session() as session:
+    async with orm_session(database) as session:
         user = (await session.scalars(select(User).where(User.id == admin.user_id))).one()
     assert admin.password not in user.password_hash
     assert user.password_hash.startswith("$argon2id$")

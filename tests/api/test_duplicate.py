@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from agents_core.agents.service import copy_name
 from agents_core.db.database import Database
 from agents_core.db.models import AgentEventRow, AgentVersion
-from tests.conftest import Account, CreateAgent, add_member, signup
+from tests.conftest import Account, CreateAgent, add_member, orm_session, signup
 
 CONFIG = ("instructions", "model", "voice", "handoff_targets", "tools", "modality", "panels")
 
@@ -65,7 +65,7 @@ async def test_copy_has_the_source_configuration_and_no_history(
     )
     assert [v["version"] for v in source_versions.json()] == [1]
 
-    async with database.session() as session:
+    async with orm_session(database) as session:
         copy_id = uuid.UUID(copy["id"])
         stored_versions = await session.scalar(
             select(func.count()).select_from(AgentVersion).where(AgentVersion.agent_id == copy_id)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from agents_core.db.database import Database
 from agents_core.db.models import Agent
-from tests.conftest import Account, CreateAgent, agent_body
+from tests.conftest import Account, CreateAgent, agent_body, orm_session
 
 
 async def test_create_and_delete_of_its_target_racing_never_leave_a_dangling_handoff(
@@ -36,7 +36,7 @@ async def test_create_and_delete_of_its_target_racing_never_leave_a_dangling_han
             remove.text,
         )
 
-    async with database.session() as session:
+    async with orm_session(database) as session:
         rows = (
             await session.execute(
                 select(Agent.id, Agent.handoff_targets, Agent.is_active).where(

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from agents_core.db.database import Database
 from agents_core.db.models import AgentEventRow
-from tests.conftest import Account, CreateAgent, agent_body, signup
+from tests.conftest import Account, CreateAgent, agent_body, orm_session, signup
 
 
 def assert_invalid_targets(response: httpx.Response, bad: dict[int, str]) -> None:
@@ -188,7 +188,7 @@ async def test_delete_referenced_agent_is_refused_then_forced(
     assert versions[0]["created_by"] == str(admin.user_id)
 
     # The event feed has the referrers' updates and the deletion.
-    async with database.session() as session:
+    async with orm_session(database) as session:
         rows = (
             await session.execute(
                 select(AgentEventRow.agent_id, AgentEventRow.version, AgentEventRow.kind).where(

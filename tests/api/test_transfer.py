@@ -13,7 +13,14 @@ from sqlalchemy import func, select
 
 from agents_core.db.database import Database
 from agents_core.db.models import Agent, AgentEventRow, AgentVersion
-from tests.conftest import Account, CreateAgent, add_member, signup
+from tests.conftest import (
+    Account,
+    CreateAgent,
+    add_member,
+    counting_statements,
+    orm_session,
+    signup,
+)
 
 EXPORT_FIELDS = {
     "name",
@@ -176,7 +183,7 @@ async def test_export_then_import_reproduces_the_organization(
 
     # Imported agents have no history and one "imported" event each, by the importing user.
     ids = [uuid.UUID(a["id"]) for a in imported]
-    async with database.session() as session:
+    async with orm_session(database) as session:
         versions = await session.scalar(
             select(func.count()).select_from(AgentVersion).where(AgentVersion.agent_id.in_(ids))
         )
@@ -292,7 +299,7 @@ async def test_one_bad_item_fails_the_batch_and_creates_nothing(
     assert "3, 4, 5, 6" in problem["detail"]
 
     assert [a["name"] for a in await listing(client, admin)] == []
-    async with database.session() as session:
+    async with orm_session(database) as session:
         count = await session.scalar(
             select(func.count())
             .select_from(Agent)
@@ -334,7 +341,7 @@ async def test_dry_run_reports_and_writes_nothing(
     batch = [portable("Existing"), portable("New", handoff_targets=["Existing", "Newer"])]
     batch.append(portable("Newer"))
 
-    async with database.session() as session:
+    async with orm_session(database) as session:
         events_before = await session.scalar(select(func.count()).select_from(AgentEventRow))
     response = await import_agents(client, admin, batch, dry_run=True)
     assert response.status_code == 200, response.text
@@ -347,7 +354,7 @@ async def test_dry_run_reports_and_writes_nothing(
         "dry_run": True,
     }
     assert [a["name"] for a in await listing(client, admin)] == ["Existing"]
-    async with database.session() as session:
+    async with orm_session(database) as session:
         events_after = await session.scalar(select(func.count()).select_from(AgentEventRow))
     assert events_after == events_before
 
@@ -402,9 +409,9 @@ async def test_statement_count_does_not_grow_with_the_batch(
         assert warmup.status_code == 200
         batch = [*big_batch(size), portable("existing")]
         batch[0]["handoff_targets"] = [*batch[0]["handoff_targets"][:2], "Existing"]
-        before = database.statements
-        response = await import_agents(client, account, batch)
-        counts.append(database.statements - before)
+        with counting_statements(database) as count:
+            response = await import_agents(client, account, batch)
+        counts.append(count.value)
         assert response.status_code == 200, response.text
         assert response.json()["created"] == size
         assert response.json()["skipped"] == 1
@@ -415,9 +422,9 @@ async def test_statement_count_does_not_grow_with_the_batch(
     assert counts[0] <= 8, counts
 
     # Export is one query too, whatever the size.
-    before = database.statements
-    await export(client, account)
-    assert database.statements - before <= 2
+    with counting_statements(database) as count:
+        await export(client, account)
+    assert count.value <= 2
 
 
 async def test_member_is_forbidden(

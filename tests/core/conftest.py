@@ -12,6 +12,7 @@ import pytest
 from agents_core.db import migrations
 from agents_core.db.database import Database
 from agents_core.db.models import Organization
+from tests.conftest import orm_session
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -30,7 +31,7 @@ async def db(
 
 async def new_org(db: Database) -> uuid.UUID:
     """An organization without users (the core needs none, and no password gets hashed)."""
-    async with db.session() as session:
+    async with orm_session(db) as session:
         organization = Organization(name=f"Org {secrets.token_hex(3)}")
         session.add(organization)
         await session.flush()

@@ -18,6 +18,7 @@ from agents_core.errors import VersionMismatch
 from agents_core.events import feed
 from agents_core.events.recorder import NOTIFY_CHANNEL, record_events
 from agents_core.schemas import AgentEventKind, AgentExport, AgentUpdate
+from tests.conftest import orm_session
 from tests.core.conftest import new_org
 from tests.core.test_runtime import create, until, update
 
@@ -40,7 +41,7 @@ async def test_every_kind_of_change_records_one_event(db: Database) -> None:
     async with db.transaction() as conn:
         # Force: the two agents that hand off to the expert lose it first (each an update).
         await AgentService(conn).delete(org, expert, force=True)
-    async with db.session() as session:
+    async with orm_session(db) as session:
         result = await AgentTransferService(session).import_agents(
             org,
             [
@@ -185,7 +186,7 @@ async def test_recorded_event_rows_hold_the_actor(db: Database) -> None:
     agent_id = await create(db, org, "Acted")
     async with db.transaction() as conn:
         await record_events(conn, [(org, agent_id, 5, AgentEventKind.UPDATED)], actor_id=actor)
-    async with db.session() as session:
+    async with orm_session(db) as session:
         rows = (
             await session.execute(
                 select(AgentEventRow.actor_id, AgentEventRow.version)

@@ -17,12 +17,12 @@ from agents_core.db.database import Database
 from agents_core.db.models import Agent, AgentEventRow, AgentVersion, Organization, User
 from agents_core.errors import Conflict, InvalidInput
 from agents_core.seed import SAMPLE_AGENTS, seed_demo
-from tests.conftest import unique_email
+from tests.conftest import orm_session, unique_email
 
 
 async def organization_rows(database: Database, organization_id: UUID) -> dict[str, Any]:
     """Every row the seed can touch for this organization, as plain tuples."""
-    async with database.session() as session:
+    async with orm_session(database) as session:
         organizations = (
             await session.execute(
                 select(Organization.id, Organization.name, Organization.updated_at).where(
@@ -83,7 +83,7 @@ async def test_seed_creates_the_demo_and_a_second_run_changes_nothing(
 ) -> None:
     admin_email, member_email = unique_email("demo-admin"), unique_email("demo-member")
     name = f"Demo {secrets.token_hex(3)}"
-    async with database.session() as session:
+    async with orm_session(database) as session:
         first = await seed_demo(
             session,
             organization_name=name,
@@ -154,7 +154,7 @@ async def test_seed_creates_the_demo_and_a_second_run_changes_nothing(
     )
 
     # Second run, even with a password given: nothing changes, and it says so.
-    async with database.session() as session:
+    async with orm_session(database) as session:
         second = await seed_demo(
             session,
             organization_name=name,
@@ -178,7 +178,7 @@ async def test_seed_restores_a_deleted_sample_agent_only(
     database: Database, client: httpx.AsyncClient
 ) -> None:
     admin_email = unique_email("demo-admin")
-    async with database.session() as session:
+    async with orm_session(database) as session:
         first = await seed_demo(
             session,
             admin_email=admin_email,
@@ -197,7 +197,7 @@ async def test_seed_restores_a_deleted_sample_agent_only(
     )
     assert deleted.status_code == 204
 
-    async with database.session() as session:
+    async with orm_session(database) as session:
         again = await seed_demo(session, admin_email=admin_email, member_email=first.member.email)
     assert again.agents_created == ["Coding Expert"]
     assert again.agents_existing == ["Triage Agent"]
@@ -225,14 +225,14 @@ async def test_seed_refuses_emails_of_other_organizations(
     assert response.status_code == 201
     new_admin = unique_email("admin")
     with pytest.raises(Conflict):
-        async with database.session() as session:
+        async with orm_session(database) as session:
             await seed_demo(session, admin_email=new_admin, member_email=taken)
     # All or nothing: the failed run left no demo admin (or organization) behind.
-    async with database.session() as session:
+    async with orm_session(database) as session:
         found = await session.scalar(select(User.id).where(User.email == new_admin))
     assert found is None
     with pytest.raises(InvalidInput):
-        async with database.session() as session:
+        async with orm_session(database) as session:
             await seed_demo(
                 session,
                 admin_email=unique_email("a"),
@@ -264,7 +264,7 @@ def test_seed_command_twice(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Non
     async def count_agents() -> int:
         database = Database(pg_url)
         try:
-            async with database.session() as session:
+            async with orm_session(database) as session:
                 user = await session.scalar(select(User).where(User.email == admin_email))
                 assert user is not None
                 names = (

@@ -10,6 +10,7 @@ from agents_core.agents.transfer import AgentTransferService, export_agents
 from agents_core.db.database import Database
 from agents_core.errors import InvalidHandoffTargets
 from agents_core.schemas import AgentExport, AgentModality, PanelType
+from tests.conftest import orm_session
 from tests.core.conftest import new_org
 
 BATCH = [
@@ -32,7 +33,7 @@ BATCH = [
 
 async def test_import_export_round_trip_and_duplicate(db: Database) -> None:
     source = await new_org(db)
-    async with db.session() as session:
+    async with orm_session(db) as session:
         result = await AgentTransferService(session).import_agents(source, BATCH)
     assert (result.created, result.skipped) == (3, 0)
     by_name = {a.name: a for a in result.agents}
@@ -42,7 +43,7 @@ async def test_import_export_round_trip_and_duplicate(db: Database) -> None:
     async with db.connect() as conn:
         exported = await export_agents(conn, source)
     target = await new_org(db)
-    async with db.session() as session:
+    async with orm_session(db) as session:
         again = await AgentTransferService(session).import_agents(target, exported)
     async with db.connect() as conn:
         round_trip = await export_agents(conn, target)
@@ -50,7 +51,7 @@ async def test_import_export_round_trip_and_duplicate(db: Database) -> None:
     assert sorted(round_trip, key=lambda a: a.name) == sorted(exported, key=lambda a: a.name)
 
     # A second import of the same batch skips every name; a dry run writes nothing.
-    async with db.session() as session:
+    async with orm_session(db) as session:
         repeat = await AgentTransferService(session).import_agents(target, exported)
         dry = await AgentTransferService(session).import_agents(
             target, [AgentExport(name="New one", instructions="x")], dry_run=True
@@ -72,7 +73,7 @@ async def test_import_export_round_trip_and_duplicate(db: Database) -> None:
 async def test_bad_batch_creates_nothing(db: Database) -> None:
     org = await new_org(db)
     batch = [*BATCH, AgentExport(name="Lost", instructions="x", handoff_targets=["Nobody"])]
-    async with db.session() as session:
+    async with orm_session(db) as session:
         with pytest.raises(InvalidHandoffTargets) as caught:
             await AgentTransferService(session).import_agents(org, batch)
     assert [e.field for e in caught.value.errors or []] == ["agents[3].handoff_targets[0]"]

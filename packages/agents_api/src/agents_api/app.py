@@ -29,7 +29,7 @@ from agents_api.problems import exception_handlers
 from agents_api.security import PUBLIC, RequestContextMiddleware, VerifiedTokens
 from agents_api.settings import Settings
 from agents_api.tokens import TokenCodec
-from agents_core.db.database import Database
+from agents_core.db import Database
 
 __all__ = ["create_app"]
 
@@ -54,9 +54,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     owns_database = database is None
     if database is None:
         database = Database(
-            settings.database_url,
-            pool_size=settings.db_pool_size,
-            driver_pool_size=settings.db_pool_size,
+            settings.database_url, pool_size=settings.db_pool_size, timeout=settings.db_timeout
         )
 
     @asynccontextmanager

@@ -16,7 +16,7 @@ from typing import TypeVar
 import click
 from litestar.plugins import CLIPluginProtocol
 
-from agents_core.db.database import Database
+from agents_core.db import Database
 from agents_core.errors import DomainError
 
 __all__ = ["AgentsCLIPlugin"]
@@ -27,7 +27,8 @@ T = TypeVar("T")
 def _database() -> Database:
     from agents_api.settings import Settings
 
-    return Database(Settings.from_env().database_url)
+    settings = Settings.from_env()
+    return Database(settings.database_url, timeout=settings.db_timeout)
 
 
 def _run(work: Callable[[Database], Awaitable[T]]) -> T:
@@ -113,13 +114,8 @@ def create_admin_command(
 
     async def work(database: Database) -> str:
         await migrations.upgrade(database)
-        async with database.session() as session:
-            organization, user = await UserService(session).signup(
-                organization_name=request.organization_name,
-                email=request.email,
-                password=request.password,
-                full_name=request.full_name,
-            )
+        async with database.connect() as conn:
+            organization, user = await UserService(conn).signup(request)
             return f"Created organization {organization.id} with admin {user.email} ({user.id})."
 
     try:
@@ -161,9 +157,9 @@ def seed_command(
 
     async def work(database: Database) -> seed.SeedReport:
         await migrations.upgrade(database)
-        async with database.session() as session:
+        async with database.connect() as conn:
             return await seed.seed_demo(
-                session,
+                conn,
                 organization_name=organization_name or seed.DEMO_ORGANIZATION,
                 admin_email=admin_email or seed.DEMO_ADMIN_EMAIL,
                 admin_password=admin_password,

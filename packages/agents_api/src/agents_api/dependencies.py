@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request
-from litestar.di import NamedDependency, Provide
+from litestar.di import Provide
 
 from agents_api.security import request_context
 from agents_api.settings import Settings
 from agents_api.tokens import TokenCodec
-from agents_core.db.database import Connection, Database
+from agents_core.db import Connection, Database
 from agents_core.principal import Principal
 
 __all__ = ["dependencies"]
@@ -22,17 +22,10 @@ def _principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
-async def _conn(
-    request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-) -> Connection:
+def _conn(request: Request[Any, Any, Any]) -> Connection:
     """The request's database connection (the one authentication used), for its reads and its
-    writes: one pool checkout per request. Writers open a transaction on it.
-
-    It asks for ``principal`` (every route that uses it is authenticated) so that Litestar
-    resolves the two one after the other: asked for side by side, they would be resolved as two
-    tasks of an anyio task group on every request, a tenth of the CPU of reading one agent.
-    """
-    return await request_context(request).connection()
+    writes: one pool checkout per request, taken at its first statement."""
+    return request_context(request).conn
 
 
 def _database(request: Request[Any, Any, Any]) -> Database:
@@ -52,7 +45,7 @@ def _tokens(request: Request[Any, Any, Any]) -> TokenCodec:
 
 dependencies = {
     "principal": Provide(_principal, sync_to_thread=False),
-    "conn": Provide(_conn),
+    "conn": Provide(_conn, sync_to_thread=False),
     "database": Provide(_database, sync_to_thread=False),
     "settings": Provide(_settings, sync_to_thread=False),
     "tokens": Provide(_tokens, sync_to_thread=False),

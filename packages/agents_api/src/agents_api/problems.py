@@ -14,10 +14,11 @@ from litestar.exceptions import (
     NotAuthorizedException,
     ValidationException,
 )
-from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 
 from agents_core.errors import (
+    ConcurrentChange,
     Conflict,
+    ConstraintViolation,
     DatabaseUnavailable,
     DomainError,
     InvalidInput,
@@ -89,9 +90,23 @@ def _domain_status(exc: DomainError) -> int:
     return 400
 
 
-def _on_domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+# How long a client should wait before sending the same request again.
+_RETRY_AFTER = {DatabaseUnavailable: "1", ConcurrentChange: "0"}
+
+
+def _on_domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[bytes]:
+    if isinstance(exc, ConstraintViolation):
+        # A constraint no repository expected: a bug, not the client's doing.
+        return _on_unexpected(request, exc)
+    if isinstance(exc, DatabaseUnavailable):
+        logger.warning("database unavailable on %s %s", request.method, request.url.path)
+    retry_after = _RETRY_AFTER.get(type(exc))
     return problem_response(
-        _domain_status(exc), detail=exc.detail, code=exc.code, errors=exc.errors
+        _domain_status(exc),
+        detail=exc.detail,
+        code=exc.code,
+        errors=exc.errors,
+        headers=None if retry_after is None else {"Retry-After": retry_after},
     )
 
 
@@ -140,82 +155,9 @@ def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     return problem_response(status, detail=detail, headers=headers or None)
 
 
-def _on_database_down(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    logger.warning("database unavailable: %s", type(exc).__name__)
-    return problem_response(
-        503,
-        detail="The database is unavailable; try again shortly",
-        code="database_unavailable",
-        headers={"Retry-After": "1"},
-    )
-
-
-def _on_data_error(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    logger.info("input the database cannot hold: %s", type(exc).__name__)
-    return problem_response(
-        400, detail="A value is out of the range the database can hold", code="invalid_value"
-    )
-
-
-def _on_transaction_conflict(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    logger.info("transaction rolled back by the database: %s", type(exc).__name__)
-    return problem_response(
-        409,
-        detail="A concurrent change conflicted with this one and it was rolled back: nothing was "
-        "changed; retry the request",
-        code="concurrent_change",
-        headers={"Retry-After": "0"},
-    )
-
-
-def _is_transaction_conflict(exc: BaseException) -> bool:
-    """A deadlock or serialization failure (SQLSTATE class 40): PostgreSQL rolled the
-    transaction back, and the same request can succeed when sent again. The driver's error is
-    the exception itself (asyncpg) or inside SQLAlchemy's wrappers."""
-    seen: BaseException | None = exc
-    for _ in range(4):
-        if seen is None:
-            return False
-        if str(getattr(seen, "sqlstate", "") or "").startswith("40"):
-            return True
-        seen = getattr(seen, "orig", None) or seen.__cause__
-    return False
-
-
-def _is_connection_failure(exc: BaseException) -> bool:
-    if isinstance(exc, OSError | TimeoutError | ConnectionError):
-        return True
-    name = type(exc).__name__
-    module = type(exc).__module__
-    if module.startswith("asyncpg"):
-        return (
-            "Connection" in name
-            or "CannotConnectNow" in name
-            or "AdminShutdown" in name
-            or "TooManyConnections" in name
-            or "InterfaceError" in name
-        )
-    return False
-
-
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    if _is_transaction_conflict(exc):
-        return _on_transaction_conflict(request, exc)
-    if isinstance(exc, OperationalError | InterfaceError) or _is_connection_failure(exc):
-        return _on_database_down(request, exc)
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated or _is_connection_failure(exc.orig or exc):
-            return _on_database_down(request, exc)
-        if isinstance(exc, DataError):
-            return _on_data_error(request, exc)
-    if type(exc).__module__.startswith("asyncpg") and "DataError" in _mro_names(exc):
-        return _on_data_error(request, exc)
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem_response(500, detail="An unexpected error occurred", code="internal_error")
-
-
-def _mro_names(exc: BaseException) -> set[str]:
-    return {cls.__name__ for cls in type(exc).__mro__}
 
 
 exception_handlers: dict[type[Exception] | int, Any] = {

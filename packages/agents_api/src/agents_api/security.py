@@ -18,10 +18,10 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents_api.tokens import TokenCodec
-from agents_core.api_keys.service import looks_like_api_key
-from agents_core.auth_queries import principal_for_api_key, principal_for_user
-from agents_core.db.database import Connection, Database
+from agents_core.api_keys.service import ApiKeyService, looks_like_api_key
+from agents_core.db import Connection, Database
 from agents_core.principal import Principal
+from agents_core.users.service import UserService
 
 __all__ = [
     "PUBLIC",
@@ -39,27 +39,17 @@ _CONTEXT_KEY = "agents.request_context"
 
 
 class RequestContext:
-    """Per-request state: the principal and a lazily acquired database connection."""
+    """Per-request state: the principal and the request's database connection (a lease that
+    takes a pooled connection on its first statement)."""
 
-    __slots__ = ("_cm", "_conn", "database", "principal")
+    __slots__ = ("conn", "principal")
 
     def __init__(self, database: Database) -> None:
-        self.database = database
+        self.conn: Connection = database.connection()
         self.principal: Principal | None = None
-        self._cm: Any = None
-        self._conn: Connection | None = None
-
-    async def connection(self) -> Connection:
-        if self._conn is None:
-            cm = self.database.connect()
-            self._conn = await cm.__aenter__()
-            self._cm = cm
-        return self._conn
 
     async def close(self) -> None:
-        if self._cm is not None:
-            cm, self._cm, self._conn = self._cm, None, None
-            await cm.__aexit__(None, None, None)
+        await self.conn.release()
 
 
 def request_context(scope: Scope | ASGIConnection[Any, Any, Any, Any]) -> RequestContext:
@@ -108,11 +98,6 @@ class VerifiedTokens:
         return user_id
 
 
-def _uses_connection(handler: Any) -> bool:
-    """Whether the handler takes the ``conn`` connection (Litestar memoizes the signature)."""
-    return "conn" in handler.parsed_fn_signature.parameters
-
-
 class RequestContextMiddleware:
     """Sets up the request context, authenticates non-public routes, releases the connection."""
 
@@ -134,10 +119,6 @@ class RequestContextMiddleware:
                 context.principal = principal
                 scope["user"] = principal
                 scope["auth"] = principal
-                if not _uses_connection(scope["route_handler"]):
-                    # The handler works through the ORM session (its own pool): give the
-                    # authentication's connection back rather than hold it meanwhile.
-                    await context.close()
 
             async def send_and_release(message: Message) -> None:
                 # The handler is done with the database once the response starts (its transaction
@@ -160,13 +141,11 @@ class RequestContextMiddleware:
             raise NotAuthorizedException("Missing bearer credentials")
         principal: Principal | None
         if looks_like_api_key(token):
-            principal = await principal_for_api_key(await context.connection(), token)
+            principal = await ApiKeyService(context.conn).principal(token)
         else:
             user_id = verified.user_id(token, tokens)
             principal = (
-                None
-                if user_id is None
-                else await principal_for_user(await context.connection(), user_id)
+                None if user_id is None else await UserService(context.conn).principal(user_id)
             )
         if principal is None:
             raise NotAuthorizedException("Invalid or expired credentials")

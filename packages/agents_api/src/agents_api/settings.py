@@ -49,6 +49,21 @@ def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int, m
     return value
 
 
+def _seconds(
+    environ: Mapping[str, str], name: str, default: float, *, minimum: float, maximum: float
+) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds") from None
+    if not minimum <= value <= maximum:
+        raise SettingsError(f"{name}={raw} is out of range: use {minimum:g} to {maximum:g} seconds")
+    return value
+
+
 def _secret_key(environ: Mapping[str, str], env: str, var_dir: Path) -> str:
     key = environ.get("AGENTS_SECRET_KEY", "")
     if key:
@@ -89,6 +104,7 @@ class Settings:
     allow_signup: bool = True
     migrate_on_start: bool = True
     db_pool_size: int = 10
+    db_timeout: float = 5.0
     max_body_size: int = 1024 * 1024
 
     @property
@@ -119,4 +135,5 @@ class Settings:
             allow_signup=_bool(environ, "AGENTS_ALLOW_SIGNUP", True),
             migrate_on_start=_bool(environ, "AGENTS_MIGRATE_ON_START", True),
             db_pool_size=_int(environ, "AGENTS_DB_POOL_SIZE", 10, minimum=1, maximum=1000),
+            db_timeout=_seconds(environ, "AGENTS_DB_TIMEOUT", 5.0, minimum=0.1, maximum=600),
         )

@@ -11,12 +11,15 @@ __all__ = [
     "AgentNameTaken",
     "AgentNotFound",
     "AgentReferenced",
+    "ConcurrentChange",
     "Conflict",
+    "ConstraintViolation",
     "DatabaseUnavailable",
     "DomainError",
     "EmailTaken",
     "InvalidHandoffTargets",
     "InvalidInput",
+    "InvalidValue",
     "LastAdmin",
     "NotFound",
     "VersionMismatch",
@@ -94,4 +97,45 @@ class VersionMismatch(DomainError):
 
 
 class DatabaseUnavailable(DomainError):
+    """The database did not answer in time, refused the connection or dropped it. Nothing the
+    request asked for was done (a write's transaction did not commit); it may be sent again."""
+
     code = "database_unavailable"
+
+    def __init__(self, detail: str = "The database is unavailable; try again shortly") -> None:
+        super().__init__(detail)
+
+
+class ConcurrentChange(Conflict):
+    """The database rolled the transaction back to resolve a conflict with a concurrent one
+    (a deadlock or a serialization failure): nothing was written, and sending the same request
+    again can succeed."""
+
+    code = "concurrent_change"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A concurrent change conflicted with this one and it was rolled back: nothing was "
+            "changed; retry the request"
+        )
+
+
+class InvalidValue(InvalidInput):
+    """A value the database cannot hold (a number out of its column's range, a NUL in text)."""
+
+    code = "invalid_value"
+
+    def __init__(self, detail: str = "A value is out of the range the database can hold") -> None:
+        super().__init__(detail)
+
+
+class ConstraintViolation(DomainError):
+    """A write broke a constraint of the schema. ``constraint`` names it when the database
+    says which (a unique index, a foreign key); repositories turn the ones they expect into the
+    domain's own errors (a taken name, a taken email), and anything else is a bug."""
+
+    code = "constraint_violation"
+
+    def __init__(self, constraint: str | None) -> None:
+        super().__init__(f"constraint {constraint or '(unnamed)'} was violated")
+        self.constraint = constraint

@@ -11,6 +11,7 @@ API can report the offending field (see :func:`split_field_message`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
@@ -20,8 +21,10 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 __all__ = [
+    "CONFIG_FIELDS",
     "DEFAULT_MODEL",
     "UNSET",
+    "AgentConfig",
     "AgentCreate",
     "AgentEvent",
     "AgentEventKind",
@@ -187,14 +190,14 @@ class HealthStatus(Struct, kw_only=True):
 # -- organizations, users, API keys --------------------------------------------------------------
 
 
-class OrganizationPublic(Struct, kw_only=True):
+class OrganizationPublic(Struct):
     id: UUID
     name: str
     created_at: datetime
     updated_at: datetime
 
 
-class UserPublic(Struct, kw_only=True):
+class UserPublic(Struct):
     id: UUID
     organization_id: UUID
     email: str
@@ -273,7 +276,7 @@ class ApiKeyCreate(_Body):
         _not_blank("name", self.name)
 
 
-class ApiKeyPublic(Struct, kw_only=True):
+class ApiKeyPublic(Struct):
     id: UUID
     name: str
     role: Role
@@ -304,24 +307,150 @@ class ApiKeyPrincipalPublic(Struct, kw_only=True):
 # -- agents ---------------------------------------------------------------------------------------
 
 
-class AgentCreate(_Body):
+class AgentConfig(Struct):
+    """An agent's configuration: the eight fields every agent shape is built from.
+
+    A saved version holds exactly this (its ``snapshot``); the public, released and runtime
+    shapes extend it; the request shapes (:class:`AgentCreate`, :class:`AgentUpdate`,
+    :class:`AgentExport`) carry the same members, each optional in its own way, and convert to
+    it by field name. Adding a configuration field means adding it here (and to those request
+    shapes, in this module), to the model and in a migration; a test checks that every shape
+    and round trip carries every field.
+    """
+
+    name: str
+    instructions: str
+    model: str
+    voice: str | None
+    handoff_targets: list[UUID]
+    tools: list[str]
+    modality: AgentModality
+    panels: list[PanelType]
+
+    def config(self) -> AgentConfig:
+        """Just the configuration (of a public, released or runtime agent)."""
+        return AgentConfig(*(getattr(self, name) for name in CONFIG_FIELDS))
+
+    def differing_fields(self, other: AgentConfig) -> list[str]:
+        """The configuration fields whose values differ from ``other``'s, in field order."""
+        return [name for name in CONFIG_FIELDS if getattr(self, name) != getattr(other, name)]
+
+
+CONFIG_FIELDS: Final[tuple[str, ...]] = AgentConfig.__struct_fields__
+"""The configuration fields, in snapshot order."""
+
+AgentSnapshot = AgentConfig
+"""A saved version's configuration (the same shape; the name the version history uses)."""
+
+
+def _check_config_text(struct: Any) -> None:
+    """The text checks every request shape shares: no blank name, instructions, model or voice;
+    tools not blank and without duplicates; panels without duplicates."""
+    for field in ("name", "instructions", "model", "voice"):
+        value = getattr(struct, field)
+        if isinstance(value, str):
+            _not_blank(field, value)
+    tools = struct.tools
+    if isinstance(tools, list):
+        _check_tools(tools)
+    panels = struct.panels
+    if isinstance(panels, list):
+        _unique("panels", panels)
+
+
+class _AgentInput(_Body):
+    """The configuration members of a new agent, as a request sends them: only ``name`` and
+    ``instructions`` are required; ``null`` or a missing member takes the default shown."""
+
     name: Name
     instructions: Instructions
-    model: ModelName | None = None
+    model: ModelName | None = DEFAULT_MODEL
     voice: VoiceName | None = None
-    handoff_targets: list[UUID] | None = None
-    tools: list[ToolName] | None = None
-    modality: AgentModality | None = None
-    panels: list[PanelType] | None = None
+    modality: AgentModality | None = AgentModality.AUDIO_ONLY
+    panels: list[PanelType] | None = msgspec.field(default_factory=list)
+    tools: list[ToolName] | None = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
-        _not_blank("name", self.name)
-        _not_blank("instructions", self.instructions)
-        _not_blank("model", self.model)
-        _not_blank("voice", self.voice)
+        _check_config_text(self)
+
+
+def _defaults(shape: type[Struct]) -> dict[str, Callable[[], Any]]:
+    """Each member's default, as a function that makes it (a fresh list each time)."""
+    defaults: dict[str, Callable[[], Any]] = {}
+    for field in msgspec.structs.fields(shape):
+        if field.default_factory is not msgspec.NODEFAULT:
+            defaults[field.name] = field.default_factory
+        elif field.default is not msgspec.NODEFAULT:
+            defaults[field.name] = _constant(field.default)
+    return defaults
+
+
+def _constant(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+class AgentCreate(_AgentInput):
+    handoff_targets: list[UUID] | None = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         _unique("handoff_targets", self.handoff_targets)
-        _check_tools(self.tools)
-        _unique("panels", self.panels)
+
+    def config(self) -> AgentConfig:
+        """The configuration this request creates (defaults filled in)."""
+        return _config_from(self, _CREATE_DEFAULTS)
+
+
+class AgentExport(_AgentInput):
+    """A portable agent: no ids or timestamps; handoff targets are agent names."""
+
+    handoff_targets: list[Name] | None = msgspec.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.handoff_targets is not None:
+            for index, value in enumerate(self.handoff_targets):
+                _not_blank(f"handoff_targets[{index}]", value)
+            # Compared as agent names are (``lower``, like the database's unique index), so
+            # every pair of names that can both exist can also both be targets.
+            _unique("handoff_targets", [v.lower() for v in self.handoff_targets])
+
+    @classmethod
+    def of(cls, config: AgentConfig, names: dict[UUID, str]) -> AgentExport:
+        """``config`` made portable: handoff targets by name (a target ``names`` lacks — no
+        longer active — is left out rather than written as something unresolvable)."""
+        values = {name: getattr(config, name) for name in CONFIG_FIELDS}
+        values["handoff_targets"] = [names[t] for t in config.handoff_targets if t in names]
+        return cls(**values)
+
+    def config(self, handoff_targets: list[UUID]) -> AgentConfig:
+        """The configuration this item creates, handoff names resolved to ``handoff_targets``."""
+        return _config_from(self, _EXPORT_DEFAULTS, handoff_targets=handoff_targets)
+
+
+_NULLABLE: Final = frozenset(
+    field.name
+    for field in msgspec.structs.fields(AgentConfig)
+    if field.type is not None and type(None) in getattr(field.type, "__args__", ())
+)
+
+
+def _config_from(
+    struct: Struct, defaults: dict[str, Callable[[], Any]], **given: Any
+) -> AgentConfig:
+    """The configuration a request shape describes: ``null`` where the configuration cannot
+    hold it means the member's default."""
+    values: list[Any] = []
+    for name in CONFIG_FIELDS:
+        value = given[name] if name in given else getattr(struct, name)
+        if value is None and name not in _NULLABLE:
+            value = defaults[name]()
+        values.append(value)
+    return AgentConfig(*values)
+
+
+_CREATE_DEFAULTS: Final = _defaults(AgentCreate)
+_EXPORT_DEFAULTS: Final = _defaults(AgentExport)
 
 
 class AgentUpdate(_Body):
@@ -337,16 +466,9 @@ class AgentUpdate(_Body):
     panels: list[PanelType] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        for field in ("name", "instructions", "model", "voice"):
-            value = getattr(self, field)
-            if isinstance(value, str):
-                _not_blank(field, value)
+        _check_config_text(self)
         if not isinstance(self.handoff_targets, UnsetType):
             _unique("handoff_targets", self.handoff_targets)
-        if not isinstance(self.tools, UnsetType):
-            _check_tools(self.tools)
-        if not isinstance(self.panels, UnsetType):
-            _unique("panels", self.panels)
 
     def changes(self) -> dict[str, Any]:
         """The members that were sent, by name."""
@@ -357,82 +479,24 @@ class AgentUpdate(_Body):
         }
 
 
-class AgentSnapshot(Struct, kw_only=True):
-    """An agent's configuration: what a version stores and a restore brings back."""
+class AgentPublic(AgentConfig):
+    """An agent as the API shows it: its configuration, identity and state."""
 
-    name: str
-    instructions: str
-    model: str
-    voice: str | None
-    handoff_targets: list[UUID]
-    tools: list[str]
-    modality: AgentModality
-    panels: list[PanelType]
-
-
-class AgentPublic(Struct, kw_only=True):
     id: UUID
     organization_id: UUID
-    name: str
-    instructions: str
-    model: str
-    voice: str | None
-    handoff_targets: list[UUID]
-    tools: list[str]
-    modality: AgentModality
-    panels: list[PanelType]
     is_active: bool
     current_version: int
     created_at: datetime
     updated_at: datetime
 
-    def snapshot(self) -> AgentSnapshot:
-        return AgentSnapshot(
-            name=self.name,
-            instructions=self.instructions,
-            model=self.model,
-            voice=self.voice,
-            handoff_targets=list(self.handoff_targets),
-            tools=list(self.tools),
-            modality=self.modality,
-            panels=list(self.panels),
-        )
 
-
-class AgentVersionPublic(Struct, kw_only=True):
+class AgentVersionPublic(Struct):
     id: UUID
     agent_id: UUID
     version: int
-    snapshot: AgentSnapshot
+    snapshot: AgentConfig
     created_at: datetime
     created_by: UUID | None
-
-
-class AgentExport(_Body):
-    """A portable agent: no ids or timestamps; handoff targets are agent names."""
-
-    name: Name
-    instructions: Instructions
-    model: ModelName | None = None
-    voice: VoiceName | None = None
-    modality: AgentModality | None = None
-    panels: list[PanelType] | None = None
-    tools: list[ToolName] | None = None
-    handoff_targets: list[Name] | None = None
-
-    def __post_init__(self) -> None:
-        _not_blank("name", self.name)
-        _not_blank("instructions", self.instructions)
-        _not_blank("model", self.model)
-        _not_blank("voice", self.voice)
-        _check_tools(self.tools)
-        _unique("panels", self.panels)
-        if self.handoff_targets is not None:
-            for index, value in enumerate(self.handoff_targets):
-                _not_blank(f"handoff_targets[{index}]", value)
-            # Compared as agent names are (``lower``, like the database's unique index), so
-            # every pair of names that can both exist can also both be targets.
-            _unique("handoff_targets", [v.lower() for v in self.handoff_targets])
 
 
 class AgentImportRequest(_Body):

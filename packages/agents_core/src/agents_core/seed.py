@@ -14,11 +14,9 @@ from typing import Final, TypeVar
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from agents_core.agents.transfer import AgentTransferService
-from agents_core.db.models import Organization, User
+from agents_core.agents.service import AgentService
+from agents_core.db import Connection
 from agents_core.errors import Conflict, InvalidInput
 from agents_core.schemas import (
     AgentExport,
@@ -131,11 +129,6 @@ class SeedReport(msgspec.Struct, kw_only=True):
         )
 
 
-async def _user_by_email(session: AsyncSession, email: str) -> User | None:
-    stmt = select(User).where(func.lower(User.email) == email.lower())
-    return (await session.scalars(stmt)).first()
-
-
 def _new_password() -> str:
     return secrets.token_urlsafe(12)
 
@@ -149,7 +142,7 @@ def _checked(kind: type[T], **values: object) -> T:
 
 
 async def seed_demo(
-    session: AsyncSession,
+    conn: Connection,
     *,
     organization_name: str = DEMO_ORGANIZATION,
     admin_email: str = DEMO_ADMIN_EMAIL,
@@ -163,9 +156,29 @@ async def seed_demo(
     when an email is already used in another organization, or the admin email belongs to a
     user who is not an admin.
     """
-    users = UserService(session)
+    async with conn.transaction():
+        return await _seed(
+            conn,
+            organization_name=organization_name,
+            admin_email=admin_email,
+            admin_password=admin_password,
+            member_email=member_email,
+            member_password=member_password,
+        )
 
-    admin = await _user_by_email(session, admin_email)
+
+async def _seed(
+    conn: Connection,
+    *,
+    organization_name: str,
+    admin_email: str,
+    admin_password: str | None,
+    member_email: str,
+    member_password: str | None,
+) -> SeedReport:
+    users = UserService(conn)
+
+    admin = await users.by_email(admin_email)
     if admin is None:
         signup = _checked(
             SignupRequest,
@@ -175,24 +188,17 @@ async def seed_demo(
             full_name="Demo Admin",
         )
         admin_password = signup.password
-        organization, admin = await users.signup(
-            organization_name=signup.organization_name,
-            email=signup.email,
-            password=signup.password,
-            full_name=signup.full_name,
-        )
+        organization, admin = await users.signup(signup)
         organization_created = admin_created = True
     else:
-        if admin.role != Role.ADMIN.value:
+        if admin.role is not Role.ADMIN:
             raise Conflict(f"{admin_email} exists and is not an admin")
-        found = await session.get(Organization, admin.organization_id)
-        assert found is not None  # users.organization_id is a foreign key
-        organization = found
+        organization = await users.organization(admin.organization_id)
         organization_created = admin_created = False
         admin_password = None
     organization_id = organization.id
 
-    member = await _user_by_email(session, member_email)
+    member = await users.by_email(member_email)
     if member is None:
         data = _checked(
             UserCreate,
@@ -210,7 +216,7 @@ async def seed_demo(
         member_created = False
         member_password = None
 
-    result = await AgentTransferService(session).import_agents(
+    result = await AgentService(conn).import_agents(
         organization_id, list(SAMPLE_AGENTS), actor_id=admin.id
     )
     return SeedReport(
@@ -222,7 +228,7 @@ async def seed_demo(
         ),
         member=SeededUser(
             email=member.email,
-            role=Role(member.role),
+            role=member.role,
             created=member_created,
             password=member_password,
         ),

@@ -10,8 +10,8 @@ from litestar.params import JSONBody, QueryParameter
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
-from agents_core.agents.transfer import AgentTransferService, export_agents
-from agents_core.db.database import Connection, Database
+from agents_core.agents.service import AgentService
+from agents_core.db import Connection
 from agents_core.principal import Principal
 from agents_core.schemas import AgentExport, AgentImportRequest, AgentImportResult
 
@@ -34,7 +34,7 @@ class AgentTransferController(Controller):
     async def export(
         self, principal: NamedDependency[Principal], conn: NamedDependency[Connection]
     ) -> list[AgentExport]:
-        return await export_agents(conn, principal.organization_id)
+        return await AgentService(conn).export(principal.organization_id)
 
     @post(
         "/import",
@@ -51,15 +51,11 @@ class AgentTransferController(Controller):
         self,
         data: JSONBody[AgentImportRequest],
         principal: NamedDependency[Principal],
-        database: NamedDependency[Database],
+        conn: NamedDependency[Connection],
         dry_run: Annotated[
             bool, QueryParameter(description="Validate and report without writing anything")
         ] = False,
     ) -> AgentImportResult:
-        async with database.session() as session:
-            return await AgentTransferService(session).import_agents(
-                principal.organization_id,
-                data.agents,
-                dry_run=dry_run,
-                actor_id=principal.actor_id,
-            )
+        return await AgentService(conn).import_agents(
+            principal.organization_id, data.agents, dry_run=dry_run, actor_id=principal.actor_id
+        )

@@ -11,9 +11,8 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
-from agents_core.agents import queries
 from agents_core.agents.service import AgentService
-from agents_core.db.database import Connection
+from agents_core.db import Connection
 from agents_core.errors import InvalidInput, VersionMismatch
 from agents_core.principal import Principal
 from agents_core.schemas import (
@@ -87,10 +86,9 @@ class AgentController(Controller):
         principal: NamedDependency[Principal],
         conn: NamedDependency[Connection],
     ) -> Response[AgentPublic]:
-        async with conn.transaction():
-            agent = await AgentService(conn).create(
-                principal.organization_id, data, actor_id=principal.actor_id
-            )
+        agent = await AgentService(conn).create(
+            principal.organization_id, data, actor_id=principal.actor_id
+        )
         response = _agent_response(agent, HTTP_201_CREATED)
         response.headers["Location"] = f"{self.path}/{agent.id}"
         return response
@@ -118,8 +116,7 @@ class AgentController(Controller):
     ) -> Response[list[AgentPublic]]:
         _check_text_param("q", q)
         _check_text_param("tool", tool)
-        page = await queries.list_agents(
-            conn,
+        page = await AgentService(conn).page(
             principal.organization_id,
             limit=limit,
             offset=offset,
@@ -150,7 +147,7 @@ class AgentController(Controller):
             str | None, HeaderParameter(name="If-None-Match", required=False)
         ] = None,
     ) -> Response[AgentPublic]:
-        agent = await queries.get_agent(conn, principal.organization_id, agent_id)
+        agent = await AgentService(conn).get(principal.organization_id, agent_id)
         tag = str(agent.current_version)
         if if_none_match is not None and (
             if_none_match.strip() == "*" or tag in _etag_values(if_none_match)
@@ -177,15 +174,13 @@ class AgentController(Controller):
         conn: NamedDependency[Connection],
         if_match: IfMatch = None,
     ) -> Response[AgentPublic]:
-        expected = expected_version(if_match)
-        async with conn.transaction():
-            agent = await AgentService(conn).update(
-                principal.organization_id,
-                agent_id,
-                data,
-                expected_version=expected,
-                actor_id=principal.actor_id,
-            )
+        agent = await AgentService(conn).update(
+            principal.organization_id,
+            agent_id,
+            data,
+            expected_version=expected_version(if_match),
+            actor_id=principal.actor_id,
+        )
         return _agent_response(agent)
 
     @delete(
@@ -203,10 +198,9 @@ class AgentController(Controller):
         conn: NamedDependency[Connection],
         force: FromQuery[bool] = False,
     ) -> None:
-        async with conn.transaction():
-            await AgentService(conn).delete(
-                principal.organization_id, agent_id, force=force, actor_id=principal.actor_id
-            )
+        await AgentService(conn).delete(
+            principal.organization_id, agent_id, force=force, actor_id=principal.actor_id
+        )
 
     @get(
         "/{agent_id:uuid}/versions",
@@ -219,7 +213,7 @@ class AgentController(Controller):
         principal: NamedDependency[Principal],
         conn: NamedDependency[Connection],
     ) -> list[AgentVersionPublic]:
-        return await queries.list_versions(conn, principal.organization_id, agent_id)
+        return await AgentService(conn).versions(principal.organization_id, agent_id)
 
     @get(
         "/{agent_id:uuid}/versions/{version:int}",
@@ -233,7 +227,7 @@ class AgentController(Controller):
         principal: NamedDependency[Principal],
         conn: NamedDependency[Connection],
     ) -> AgentVersionPublic:
-        return await queries.get_version(conn, principal.organization_id, agent_id, version)
+        return await AgentService(conn).version(principal.organization_id, agent_id, version)
 
     @post(
         "/{agent_id:uuid}/versions/{version:int}/restore",
@@ -250,15 +244,13 @@ class AgentController(Controller):
         conn: NamedDependency[Connection],
         if_match: IfMatch = None,
     ) -> Response[AgentPublic]:
-        expected = expected_version(if_match)
-        async with conn.transaction():
-            agent = await AgentService(conn).restore(
-                principal.organization_id,
-                agent_id,
-                version,
-                expected_version=expected,
-                actor_id=principal.actor_id,
-            )
+        agent = await AgentService(conn).restore(
+            principal.organization_id,
+            agent_id,
+            version,
+            expected_version=expected_version(if_match),
+            actor_id=principal.actor_id,
+        )
         return _agent_response(agent)
 
     @post(
@@ -273,10 +265,9 @@ class AgentController(Controller):
         principal: NamedDependency[Principal],
         conn: NamedDependency[Connection],
     ) -> Response[AgentPublic]:
-        async with conn.transaction():
-            agent = await AgentService(conn).duplicate(
-                principal.organization_id, agent_id, actor_id=principal.actor_id
-            )
+        agent = await AgentService(conn).duplicate(
+            principal.organization_id, agent_id, actor_id=principal.actor_id
+        )
         response = _agent_response(agent, HTTP_201_CREATED)
         response.headers["Location"] = f"{self.path}/{agent.id}"
         return response

@@ -8,8 +8,8 @@ from litestar.params import FromPath, JSONBody
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
-from agents_core.api_keys.service import ApiKeyService, api_key_public
-from agents_core.db.database import Database
+from agents_core.api_keys.service import ApiKeyService
+from agents_core.db import Connection
 from agents_core.principal import Principal
 from agents_core.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 
@@ -28,20 +28,17 @@ class ApiKeyController(Controller):
         self,
         data: JSONBody[ApiKeyCreate],
         principal: NamedDependency[Principal],
-        database: NamedDependency[Database],
+        conn: NamedDependency[Connection],
     ) -> ApiKeyCreated:
-        async with database.session() as session:
-            return await ApiKeyService(session).create(
-                principal.organization_id, data, created_by=principal.user_id
-            )
+        return await ApiKeyService(conn).create(
+            principal.organization_id, data, created_by=principal.user_id
+        )
 
     @get("/", summary="List the organization's active API keys", responses=problems(401, 403))
     async def list_keys(
-        self, principal: NamedDependency[Principal], database: NamedDependency[Database]
+        self, principal: NamedDependency[Principal], conn: NamedDependency[Connection]
     ) -> list[ApiKeyPublic]:
-        async with database.session() as session:
-            keys = await ApiKeyService(session).list(principal.organization_id)
-            return [api_key_public(k) for k in keys]
+        return await ApiKeyService(conn).list(principal.organization_id)
 
     @delete(
         "/{key_id:uuid}",
@@ -52,7 +49,6 @@ class ApiKeyController(Controller):
         self,
         key_id: FromPath[UUID],
         principal: NamedDependency[Principal],
-        database: NamedDependency[Database],
+        conn: NamedDependency[Connection],
     ) -> None:
-        async with database.session() as session:
-            await ApiKeyService(session).revoke(principal.organization_id, key_id)
+        await ApiKeyService(conn).revoke(principal.organization_id, key_id)

@@ -9,8 +9,8 @@ from agents_api.openapi import problems
 from agents_api.security import PUBLIC
 from agents_api.settings import Settings
 from agents_api.tokens import TokenCodec
-from agents_core.api_keys.service import ApiKeyService, api_key_public
-from agents_core.db.database import Database
+from agents_core.api_keys.service import ApiKeyService
+from agents_core.db import Connection
 from agents_core.principal import Principal
 from agents_core.schemas import (
     ApiKeyPrincipalPublic,
@@ -20,7 +20,7 @@ from agents_core.schemas import (
     TokenResponse,
     UserPublic,
 )
-from agents_core.users.service import UserService, organization_public, user_public
+from agents_core.users.service import UserService
 
 
 class SessionController(Controller):
@@ -38,24 +38,18 @@ class SessionController(Controller):
     async def signup(
         self,
         data: JSONBody[SignupRequest],
-        database: NamedDependency[Database],
+        conn: NamedDependency[Connection],
         settings: NamedDependency[Settings],
         tokens: NamedDependency[TokenCodec],
     ) -> SignupResponse:
         if not settings.allow_signup:
             raise PermissionDeniedException("Sign-up is turned off on this deployment")
-        async with database.session() as session:
-            organization, user = await UserService(session).signup(
-                organization_name=data.organization_name,
-                email=data.email,
-                password=data.password,
-                full_name=data.full_name,
-            )
+        organization, user = await UserService(conn).signup(data)
         return SignupResponse(
             access_token=tokens.issue(user.id, organization.id),
             expires_in=tokens.ttl,
-            user=user_public(user),
-            organization=organization_public(organization),
+            user=user,
+            organization=organization,
         )
 
     @post(
@@ -67,15 +61,14 @@ class SessionController(Controller):
     async def login(
         self,
         data: JSONBody[LoginRequest],
-        database: NamedDependency[Database],
+        conn: NamedDependency[Connection],
         tokens: NamedDependency[TokenCodec],
     ) -> TokenResponse:
-        async with database.session() as session:
-            user = await UserService(session).authenticate(data.email, data.password)
-        if user is None:
+        found = await UserService(conn).authenticate(data.email, data.password)
+        if found is None or found.user_id is None:
             raise NotAuthorizedException("Invalid email or password")
         return TokenResponse(
-            access_token=tokens.issue(user.id, user.organization_id), expires_in=tokens.ttl
+            access_token=tokens.issue(found.user_id, found.organization_id), expires_in=tokens.ttl
         )
 
 
@@ -85,16 +78,12 @@ class AuthController(Controller):
 
     @get("/me", summary="Who the credential belongs to", responses=problems(401))
     async def me(
-        self, principal: NamedDependency[Principal], database: NamedDependency[Database]
+        self, principal: NamedDependency[Principal], conn: NamedDependency[Connection]
     ) -> UserPublic | ApiKeyPrincipalPublic:
-        async with database.session() as session:
-            if principal.user_id is not None:
-                user = await UserService(session).get(principal.organization_id, principal.user_id)
-                return user_public(user)
-            assert principal.api_key_id is not None
-            key = await ApiKeyService(session).get(principal.organization_id, principal.api_key_id)
-            return ApiKeyPrincipalPublic(
-                organization_id=principal.organization_id,
-                role=principal.role,
-                api_key=api_key_public(key),
-            )
+        if principal.user_id is not None:
+            return await UserService(conn).get(principal.organization_id, principal.user_id)
+        assert principal.api_key_id is not None
+        key = await ApiKeyService(conn).get(principal.organization_id, principal.api_key_id)
+        return ApiKeyPrincipalPublic(
+            organization_id=principal.organization_id, role=principal.role, api_key=key
+        )

@@ -10,8 +10,8 @@ from litestar.params import Parameter
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
-from agents_core.db.database import Connection
-from agents_core.events import feed
+from agents_core.db import Connection
+from agents_core.events import service as feed
 from agents_core.principal import Principal
 from agents_core.schemas import AgentEventPage
 
@@ -43,4 +43,6 @@ class AgentEventController(Controller):
         ] = None,
         limit: Annotated[int, Parameter(ge=1, le=feed.MAX_LIMIT, description="Page size")] = 100,
     ) -> AgentEventPage:
-        return await feed.list_events(conn, principal.organization_id, after=after, limit=limit)
+        return await feed.EventService(conn).page(
+            principal.organization_id, after=after, limit=limit
+        )

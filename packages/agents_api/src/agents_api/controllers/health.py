@@ -6,8 +6,12 @@ from litestar.di import NamedDependency
 from agents_api.openapi import problems
 from agents_api.problems import problem_response
 from agents_api.security import PUBLIC
-from agents_core.db.database import Database
+from agents_core.db import Database
+from agents_core.errors import DatabaseUnavailable
 from agents_core.schemas import HealthStatus
+
+READY_TIMEOUT = 1.5
+"""Seconds the readiness probe waits for the database (the contract answers within 2 s)."""
 
 
 class HealthController(Controller):
@@ -24,9 +28,12 @@ class HealthController(Controller):
         self, database: NamedDependency[Database]
     ) -> Response[HealthStatus] | Response[bytes]:
         try:
-            await database.ping()
-        except Exception:  # any failure to reach the database means not ready
+            await database.ping(within=READY_TIMEOUT)
+        except DatabaseUnavailable:
             return problem_response(
-                503, detail="The database is not answering", code="database_unavailable"
+                503,
+                detail="The database is not answering",
+                code="database_unavailable",
+                headers={"Retry-After": "1"},
             )
         return Response(HealthStatus(status="ok"))

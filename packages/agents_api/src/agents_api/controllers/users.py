@@ -8,10 +8,10 @@ from litestar.params import FromPath, JSONBody
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
-from agents_core.db.database import Database
+from agents_core.db import Connection
 from agents_core.principal import Principal
 from agents_core.schemas import UserCreate, UserPublic, UserUpdate
-from agents_core.users.service import UserService, user_public
+from agents_core.users.service import UserService
 
 
 class UserController(Controller):
@@ -24,19 +24,15 @@ class UserController(Controller):
         self,
         data: JSONBody[UserCreate],
         principal: NamedDependency[Principal],
-        database: NamedDependency[Database],
+        conn: NamedDependency[Connection],
     ) -> UserPublic:
-        async with database.session() as session:
-            user = await UserService(session).create(principal.organization_id, data)
-            return user_public(user)
+        return await UserService(conn).create(principal.organization_id, data)
 
     @get("/", summary="List the organization's users", responses=problems(401, 403))
     async def list_users(
-        self, principal: NamedDependency[Principal], database: NamedDependency[Database]
+        self, principal: NamedDependency[Principal], conn: NamedDependency[Connection]
     ) -> list[UserPublic]:
-        async with database.session() as session:
-            users = await UserService(session).list(principal.organization_id)
-            return [user_public(u) for u in users]
+        return await UserService(conn).list(principal.organization_id)
 
     @patch(
         "/{user_id:uuid}",
@@ -48,8 +44,6 @@ class UserController(Controller):
         user_id: FromPath[UUID],
         data: JSONBody[UserUpdate],
         principal: NamedDependency[Principal],
-        database: NamedDependency[Database],
+        conn: NamedDependency[Connection],
     ) -> UserPublic:
-        async with database.session() as session:
-            user = await UserService(session).update(principal.organization_id, user_id, data)
-            return user_public(user)
+        return await UserService(conn).update(principal.organization_id, user_id, data)

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
 from datetime import UTC, datetime
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from agents_core.db.models import ApiKey
+from agents_core.api_keys.repository import ApiKeyRepository
+from agents_core.db import Connection
 from agents_core.errors import NotFound
-from agents_core.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, Role
+from agents_core.principal import Principal
+from agents_core.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 
 __all__ = [
     "KEY_PREFIX",
     "ApiKeyNotFound",
     "ApiKeyService",
-    "api_key_public",
     "hash_api_key",
     "looks_like_api_key",
 ]
@@ -48,60 +45,53 @@ def looks_like_api_key(token: str) -> bool:
     return token.startswith(KEY_PREFIX)
 
 
-def api_key_public(key: ApiKey) -> ApiKeyPublic:
-    return ApiKeyPublic(
-        id=key.id, name=key.name, role=Role(key.role), prefix=key.prefix, created_at=key.created_at
-    )
-
-
 class ApiKeyService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    __slots__ = ("keys",)
+
+    def __init__(self, conn: Connection) -> None:
+        self.keys = ApiKeyRepository(conn)
 
     async def create(
         self, organization_id: UUID, data: ApiKeyCreate, *, created_by: UUID | None
     ) -> ApiKeyCreated:
-        secret = secrets.token_urlsafe(32)
-        key = f"{KEY_PREFIX}{secret}"
-        row = ApiKey(
-            organization_id=organization_id,
+        key = f"{KEY_PREFIX}{secrets.token_urlsafe(32)}"
+        stored = await self.keys.insert(
+            organization_id,
+            key_id=uuid4(),
             name=data.name,
-            role=data.role.value,
+            role=data.role,
             prefix=key[:12],
             key_hash=hash_api_key(key),
             created_by=created_by,
+            now=datetime.now(UTC),
         )
-        self.session.add(row)
-        await self.session.flush()
         return ApiKeyCreated(
-            id=row.id,
-            name=row.name,
-            role=data.role,
-            prefix=row.prefix,
+            id=stored.id,
+            name=stored.name,
+            role=stored.role,
+            prefix=stored.prefix,
             key=key,
-            created_at=row.created_at,
+            created_at=stored.created_at,
         )
 
-    async def list(self, organization_id: UUID) -> Sequence[ApiKey]:
-        stmt = (
-            select(ApiKey)
-            .where(ApiKey.organization_id == organization_id, ApiKey.revoked_at.is_(None))
-            .order_by(ApiKey.created_at, ApiKey.id)
-        )
-        return (await self.session.scalars(stmt)).all()
+    async def list(self, organization_id: UUID) -> list[ApiKeyPublic]:
+        return await self.keys.list(organization_id)
 
-    async def get(self, organization_id: UUID, key_id: UUID) -> ApiKey:
-        stmt = select(ApiKey).where(
-            ApiKey.id == key_id,
-            ApiKey.organization_id == organization_id,
-            ApiKey.revoked_at.is_(None),
-        )
-        row = (await self.session.scalars(stmt)).first()
-        if row is None:
+    async def get(self, organization_id: UUID, key_id: UUID) -> ApiKeyPublic:
+        key = await self.keys.get(organization_id, key_id)
+        if key is None:
             raise ApiKeyNotFound()
-        return row
+        return key
 
     async def revoke(self, organization_id: UUID, key_id: UUID) -> None:
-        row = await self.get(organization_id, key_id)
-        row.revoked_at = datetime.now(UTC)
-        await self.session.flush()
+        if not await self.keys.revoke(organization_id, key_id, datetime.now(UTC)):
+            raise ApiKeyNotFound()
+
+    async def principal(self, key: str) -> Principal | None:
+        """The principal of a live key."""
+        found = await self.keys.by_hash(hash_api_key(key))
+        if found is None:
+            return None
+        return Principal(
+            organization_id=found.organization_id, role=found.role, api_key_id=found.id
+        )

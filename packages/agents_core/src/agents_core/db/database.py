@@ -1,41 +1,48 @@
-"""Engines, sessions and the driver path.
+"""The database of one deployment: its URL, its one connection pool, its timeout.
 
-Every statement is defined once with SQLAlchemy Core. The hot paths (the reads, authentication,
-and the versioned writes to agents) run them on a :class:`Connection`: on PostgreSQL a pooled
-asyncpg connection runs each statement's SQL, compiled once; elsewhere (SQLite) the same Core
-statement runs through SQLAlchemy. The rest of the writes (sign-up, API keys, import) go through
-the ORM (``Database.session``). Each statement is therefore defined once and served at driver
-speed where it matters.
+On PostgreSQL the pool is asyncpg's: statements are compiled once by SQLAlchemy and run on the
+driver (:class:`~agents_core.db.connection.PgConnection`). On SQLite it is SQLAlchemy's engine
+over aiosqlite (:class:`~agents_core.db.connection.SaConnection`). Either way one pool per
+process, sized by ``pool_size``, and no wait longer than ``timeout`` seconds: for a pooled
+connection, a lock (PostgreSQL ``lock_timeout``, SQLite ``busy_timeout``) or a statement
+(``statement_timeout``, and on our side the same plus a moment, for a server that stopped
+answering altogether).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import msgspec
 from sqlalchemy import event, literal_column, select
-from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
-from sqlalchemy.sql import Executable
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-__all__ = ["Connection", "Database", "Query", "normalize_database_url", "violates"]
+from agents_core.db.connection import Connection, PgConnection, SaConnection, is_open
+from agents_core.db.driver_errors import domain_error
+from agents_core.db.query import Query
 
-_PG_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
-_PG_DIALECT.paramstyle = "numeric_dollar"
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "Connection",
+    "Database",
+    "PoolStatus",
+    "Query",
+    "create_engine",
+    "normalize_database_url",
+]
+
+DEFAULT_TIMEOUT = 5.0
+"""Seconds any one wait on the database may take (``AGENTS_DB_TIMEOUT``)."""
+
+CLIENT_MARGIN = 0.5
+"""Seconds our side waits beyond the server's own timeouts before it gives up on a statement:
+the server's ``statement_timeout`` answers first when the server is alive (and the connection
+stays usable); ours only fires when it is not answering at all."""
 
 
 def normalize_database_url(url: str) -> URL:
@@ -56,230 +63,83 @@ def normalize_database_url(url: str) -> URL:
     raise ValueError(f"unsupported database {backend!r}: use postgresql://… or sqlite:///…")
 
 
-class Query:
-    """A statement defined once with SQLAlchemy Core and compiled once for asyncpg.
-
-    Parameters are named with :func:`sqlalchemy.bindparam`; the connection takes them by name.
-    ``pg`` is the statement's PostgreSQL form where the two must differ (an array parameter where
-    SQLite needs an expanding ``IN``): same parameters, same result columns.
-    """
-
-    __slots__ = ("_pg_order", "_pg_sql", "_pg_statement", "statement")
-
-    def __init__(self, statement: Executable, *, pg: Executable | None = None) -> None:
-        self.statement = statement
-        self._pg_statement = statement if pg is None else pg
-        self._pg_sql: str | None = None
-        self._pg_order: tuple[str, ...] = ()
-
-    def pg(self) -> tuple[str, tuple[str, ...]]:
-        """The PostgreSQL SQL and the order of its parameters (compiled on first use)."""
-        if self._pg_sql is None:
-            assert isinstance(self._pg_statement, ClauseElement)
-            compiled = self._pg_statement.compile(dialect=_PG_DIALECT)
-            assert isinstance(compiled, SQLCompiler)
-            order = tuple(compiled.positiontup or ())
-            fixed = [name for name in order if not compiled.binds[name].required]
-            if fixed:
-                # A Python value in a statement (``values(flag=True)``) becomes a parameter the
-                # caller does not name; say so at first use rather than fail on a missing key.
-                raise ValueError(
-                    f"statement has parameters with fixed values {fixed}: write them as SQL "
-                    "(literal_column) or as named bindparams"
-                )
-            self._pg_order = order
-            self._pg_sql = compiled.string
-        return self._pg_sql, self._pg_order
-
-    def statement_for(self, dialect: str) -> Executable:
-        """The statement to run through SQLAlchemy on ``dialect``."""
-        return self._pg_statement if dialect == "postgresql" else self.statement
-
-
-class Connection:
-    """One database connection: runs :class:`Query` objects, reads and writes.
-
-    On PostgreSQL it wraps a pooled asyncpg connection and runs each query's compiled SQL;
-    otherwise it wraps a SQLAlchemy connection (or session) and runs the Core statement. Code
-    written against it runs unchanged on both.
-    """
-
-    __slots__ = ("_database", "_depth", "_pg", "_sa", "dialect")
-
-    def __init__(
-        self,
-        database: Database | None,
-        *,
-        pg: Any = None,
-        sa: AsyncConnection | AsyncSession | None = None,
-    ) -> None:
-        self._database = database
-        self._pg = pg
-        self._sa = sa
-        self._depth = 0
-        if isinstance(sa, AsyncConnection):
-            self.dialect = sa.dialect.name
-        elif sa is not None:
-            self.dialect = sa.get_bind().dialect.name
-        else:
-            self.dialect = "postgresql"
-
-    @classmethod
-    def of_session(cls, session: AsyncSession) -> Connection:
-        """Statements run in the session's transaction (for writers that also use the ORM)."""
-        return cls(None, sa=session)
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.dialect == "postgresql"
-
-    def _count(self) -> None:
-        if self._database is not None:
-            self._database.statements += 1
-
-    async def fetch(self, query: Query, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-        if self._pg is not None:
-            self._count()
-            sql, order = query.pg()
-            return await self._pg.fetch(sql, *[params[name] for name in order])  # type: ignore[no-any-return]
-        assert self._sa is not None
-        result = await self._sa.execute(query.statement_for(self.dialect), dict(params))
-        return result.all()
-
-    async def fetchrow(self, query: Query, params: Mapping[str, Any]) -> Sequence[Any] | None:
-        rows = await self.fetch(query, params)
-        return rows[0] if rows else None
-
-    async def execute(self, query: Query, params: Mapping[str, Any]) -> None:
-        """Run a statement that returns no rows."""
-        if self._pg is not None:
-            self._count()
-            sql, order = query.pg()
-            await self._pg.execute(sql, *[params[name] for name in order])
-            return
-        assert self._sa is not None
-        await self._sa.execute(query.statement_for(self.dialect), dict(params))
-
-    async def execute_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Run a statement once per parameter set (one round trip on asyncpg)."""
-        if not rows:
-            return
-        if self._pg is not None:
-            self._count()
-            sql, order = query.pg()
-            await self._pg.executemany(sql, [[row[name] for name in order] for row in rows])
-            return
-        assert self._sa is not None
-        await self._sa.execute(query.statement_for(self.dialect), [dict(row) for row in rows])
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """A transaction, committed when the block ends normally and rolled back otherwise.
-
-        Inside another transaction it is a savepoint: an error inside rolls back only the
-        block's own statements, and the outer transaction stays usable.
-        """
-        if self._pg is not None:
-            async with self._pg.transaction():
-                yield self
-            return
-        sa = self._sa
-        assert sa is not None
-        if isinstance(sa, AsyncConnection) and self._depth == 0 and sa.in_transaction():
-            # SQLAlchemy began a transaction for the reads before this one (asyncpg runs them
-            # outside any): they wrote nothing, so end it and give the writes their own.
-            await sa.rollback()
-        begin = sa.begin_nested if sa.in_transaction() else sa.begin
-        self._depth += 1
-        try:
-            async with begin():
-                yield self
-        finally:
-            self._depth -= 1
-
-
-def violates(exc: BaseException, constraint: str) -> bool:
-    """Whether an error is a violation of the named constraint or unique index, from either
-    path: asyncpg names it (``constraint_name``), SQLAlchemy's ``IntegrityError`` (SQLite or
-    PostgreSQL) carries the driver's message, which names it."""
-    if isinstance(exc, IntegrityError):
-        return constraint in str(exc.orig)
-    return getattr(exc, "constraint_name", None) == constraint
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
-
-
 def _json_text(value: Any) -> str:
     return msgspec.json.encode(value).decode()
 
 
+def create_engine(
+    url: str | URL, *, timeout: float = DEFAULT_TIMEOUT, **options: Any
+) -> AsyncEngine:
+    """A SQLAlchemy engine on ``url`` set up as the project needs it (SQLite pragmas, msgspec
+    for JSON). The serving process uses one only on SQLite; migrations use one on either."""
+    url = normalize_database_url(str(url) if isinstance(url, URL) else url)
+    if url.get_backend_name() == "postgresql":
+        return create_async_engine(
+            url, json_serializer=_json_text, json_deserializer=msgspec.json.decode, **options
+        )
+    database = url.database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, **options)
+    busy_ms = int(timeout * 1000)
+
+    def pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # A writer waits at most this long for another's lock, then fails (503).
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cursor.close()
+
+    event.listen(engine.sync_engine, "connect", pragmas)
+    return engine
+
+
 async def _init_pg_connection(conn: Any) -> None:
     await conn.set_type_codec(
-        "jsonb",
-        encoder=_json_text,
-        decoder=msgspec.json.decode,
-        schema="pg_catalog",
+        "jsonb", encoder=_json_text, decoder=msgspec.json.decode, schema="pg_catalog"
     )
 
 
 async def _keep_session(_conn: Any) -> None:
-    """Reset for driver connections given back to the pool: nothing to do.
+    """Reset for connections given back to the pool: nothing to do.
 
     asyncpg's default reset runs ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
     RESET ALL`` — a round trip on every release, a tenth of the CPU of a one-agent read. The
-    driver path sets no session state, takes only transaction-level locks (gone at commit or
-    rollback) and listens to nothing; the pool still rolls back a transaction left open and drops
-    listeners before calling this.
+    connections set no session state, take only transaction-level locks (gone at commit or
+    rollback) and listen to nothing; the pool still rolls back a transaction left open.
     """
 
 
+class PoolStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """The pool at one moment: connections open, lent out, and requests waiting for one."""
+
+    size: int
+    in_use: int
+    waiting: int
+
+
 class Database:
-    """The database of one deployment: an async engine, ORM sessions and the driver path."""
+    """One deployment's database: ``connect()`` lends a :class:`Connection` from its pool."""
 
     def __init__(
         self,
         url: str | URL,
         *,
         pool_size: int = 10,
-        max_overflow: int = 10,
-        driver_pool_size: int = 10,
-        echo: bool = False,
+        timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.url = normalize_database_url(str(url) if isinstance(url, URL) else url)
         self.is_postgres = self.url.get_backend_name() == "postgresql"
-        self._driver_pool_size = driver_pool_size
-        if self.is_postgres:
-            self.engine: AsyncEngine = create_async_engine(
-                self.url,
-                pool_size=pool_size,
-                max_overflow=max_overflow,
-                pool_pre_ping=True,
-                echo=echo,
-                # Version snapshots hold whole instructions (up to 100 KB): msgspec, not json.
-                json_serializer=_json_text,
-                json_deserializer=msgspec.json.decode,
-            )
-        else:
-            database = self.url.database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_async_engine(self.url, echo=echo)
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        self.statements = 0
-        """SQL statements run so far, through either path (tests hold the hot paths to it)."""
-        event.listen(self.engine.sync_engine, "before_cursor_execute", self._count_statement)
-        self._pg_pool: Any = None
+        self.pool_size = pool_size
+        self.timeout = timeout
+        self.wait = timeout + CLIENT_MARGIN
+        """Seconds a statement may take as seen from our side (see :data:`CLIENT_MARGIN`)."""
+        self._pool: Any = None
         self._pool_lock = asyncio.Lock()
-
-    def _count_statement(self, *_: Any) -> None:
-        self.statements += 1
+        self._sa_engine: AsyncEngine | None = None
+        self._waiting = 0
+        self._connection_type: type[Connection] = PgConnection if self.is_postgres else SaConnection
 
     @property
     def dialect(self) -> str:
@@ -288,56 +148,130 @@ class Database:
     def asyncpg_dsn(self) -> str:
         return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
-    async def _driver_pool(self) -> Any:
-        if self._pg_pool is None:
+    # -- leases -------------------------------------------------------------------------------
+
+    def connection(self) -> Connection:
+        """A lease that takes a pooled connection on first use; the caller releases it."""
+        return self._connection_type(self)
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[Connection]:
+        """A lease, released when the block ends."""
+        conn = self._connection_type(self)
+        try:
+            yield conn
+        finally:
+            await conn.release()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """A lease in a transaction: committed on success, rolled back on error."""
+        async with self.connect() as conn, conn.transaction():
+            yield conn
+
+    async def ping(self, within: float | None = None) -> None:
+        """``SELECT 1`` within ``within`` seconds (default: the database's own timeout);
+        raises :class:`~agents_core.errors.DatabaseUnavailable` otherwise."""
+        try:
+            async with asyncio.timeout(within or self.wait):
+                async with self.connect() as conn:
+                    await conn.fetch(_PING, {})
+        except Exception as exc:
+            raise domain_error(exc) from exc
+
+    def pool_status(self) -> PoolStatus:
+        if self.is_postgres:
+            pool = self._pool
+            size = 0 if pool is None else pool.get_size()
+            idle = 0 if pool is None else pool.get_idle_size()
+            return PoolStatus(size=size, in_use=size - idle, waiting=self._waiting)
+        engine = self._sa_engine
+        if engine is None:
+            return PoolStatus(size=0, in_use=0, waiting=self._waiting)
+        pool = engine.sync_engine.pool
+        in_use = int(getattr(pool, "checkedout", lambda: 0)())
+        size = in_use + int(getattr(pool, "checkedin", lambda: 0)())
+        return PoolStatus(size=size, in_use=in_use, waiting=self._waiting)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+        if self._sa_engine is not None:
+            engine, self._sa_engine = self._sa_engine, None
+            await engine.dispose()
+
+    # -- the pools (for db/ only) --------------------------------------------------------------
+
+    async def _pg_pool(self) -> Any:
+        if self._pool is None:
             async with self._pool_lock:
-                if self._pg_pool is None:
+                if self._pool is None:
                     import asyncpg
 
-                    self._pg_pool = await asyncpg.create_pool(
+                    milliseconds = str(int(self.timeout * 1000))
+                    self._pool = await asyncpg.create_pool(
                         self.asyncpg_dsn(),
-                        min_size=1,
-                        max_size=self._driver_pool_size,
+                        # Connections are made on demand: no floor to keep up during an outage.
+                        min_size=0,
+                        max_size=self.pool_size,
                         init=_init_pg_connection,
                         # Statements are prepared once per connection and cached by asyncpg.
                         statement_cache_size=256,
                         reset=_keep_session,
+                        timeout=self.timeout,  # connecting
+                        server_settings={
+                            "lock_timeout": milliseconds,
+                            "statement_timeout": milliseconds,
+                        },
                     )
-        return self._pg_pool
+        return self._pool
 
-    @asynccontextmanager
-    async def connect(self) -> AsyncIterator[Connection]:
-        """A pooled connection, outside any transaction; returned to its pool on exit."""
-        if self.is_postgres:
-            pool = await self._driver_pool()
-            async with pool.acquire() as conn:
-                yield Connection(self, pg=conn)
-        else:
-            async with self.engine.connect() as conn:
-                yield Connection(self, sa=conn)
+    async def _acquire_pg(self) -> Any:
+        self._waiting += 1
+        try:
+            pool = self._pool or await self._pg_pool()
+            return await pool.acquire(timeout=self.timeout)
+        except Exception as exc:
+            raise domain_error(exc) from exc
+        finally:
+            self._waiting -= 1
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """A pooled connection in a transaction: committed on success, rolled back on error."""
-        async with self.connect() as conn, conn.transaction():
-            yield conn
+    async def _release_pg(self, raw: Any) -> None:
+        if not is_open(raw):
+            return  # the pool already took it back when it closed
+        pool = self._pool
+        try:
+            if pool is None:
+                raw.terminate()
+            else:
+                await pool.release(raw, timeout=self.timeout)
+        except Exception:
+            # A reset that failed or took too long: asyncpg terminated the connection, and the
+            # pool makes a new one when needed.
+            if is_open(raw):
+                raw.terminate()
 
-    @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """An ORM session in a transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+    async def _acquire_sa(self) -> AsyncConnection:
+        self._waiting += 1
+        try:
+            return await self._engine().connect()
+        except Exception as exc:
+            raise domain_error(exc) from exc
+        finally:
+            self._waiting -= 1
 
-    async def ping(self) -> None:
-        """Run ``SELECT 1``; raises when the database does not answer."""
-        async with self.connect() as conn:
-            await conn.fetch(_PING, {})
-
-    async def close(self) -> None:
-        if self._pg_pool is not None:
-            pool, self._pg_pool = self._pg_pool, None
-            await pool.close()
-        await self.engine.dispose()
+    def _engine(self) -> AsyncEngine:
+        if self._sa_engine is None:
+            options: dict[str, Any] = {}
+            if self.url.database not in (None, "", ":memory:"):
+                options = {
+                    "pool_size": self.pool_size,
+                    "max_overflow": 0,
+                    "pool_timeout": self.timeout,
+                }
+            self._sa_engine = create_engine(self.url, timeout=self.timeout, **options)
+        return self._sa_engine
 
 
 _PING = Query(select(literal_column("1")))

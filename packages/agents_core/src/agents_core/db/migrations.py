@@ -12,8 +12,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import NullPool
 
-from agents_core.db.database import Database
+from agents_core.db.database import Database, create_engine
 
 __all__ = [
     "alembic_config",
@@ -46,9 +48,22 @@ def alembic_config(database: Database | None = None) -> Config:
     return config
 
 
+def _engine(database: Database) -> AsyncEngine:
+    """An engine of its own for a migration (the serving pool never runs DDL), closed after."""
+    return create_engine(database.url, timeout=database.timeout, poolclass=NullPool)
+
+
 async def _run(database: Database, action: Any) -> None:
     config = alembic_config(database)
-    async with database.engine.begin() as conn:
+    engine = _engine(database)
+    try:
+        await _run_on(engine, database, config, action)
+    finally:
+        await engine.dispose()
+
+
+async def _run_on(engine: AsyncEngine, database: Database, config: Config, action: Any) -> None:
+    async with engine.begin() as conn:
         if database.is_postgres:
             # Several workers starting at once: one migrates, the others wait, then find
             # nothing left to do.
@@ -70,10 +85,14 @@ async def downgrade(database: Database, revision: str = "-1") -> None:
 
 
 async def current_revision(database: Database) -> str | None:
-    async with database.engine.connect() as conn:
-        return await conn.run_sync(
-            lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
-        )
+    engine = _engine(database)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
 
 
 def head_revision() -> str | None:

@@ -27,6 +27,7 @@ from agents_core.schemas import DEFAULT_MODEL
 
 __all__ = [
     "AGENT_NAME_INDEX",
+    "USER_EMAIL_INDEX",
     "Agent",
     "AgentEventRow",
     "AgentVersion",
@@ -44,6 +45,10 @@ AGENT_NAME_INDEX = "uq_agents_org_name_active"
 report its violation as a name conflict."""
 
 
+USER_EMAIL_INDEX = "uq_users_email_lower"
+"""The unique index that keeps emails distinct across the deployment, case-insensitively."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -59,7 +64,7 @@ class Organization(UUIDAuditBase):
 
 class User(UUIDAuditBase):
     __tablename__ = "users"
-    __table_args__ = (Index("uq_users_email_lower", func.lower(text("email")), unique=True),)
+    __table_args__ = (Index(USER_EMAIL_INDEX, func.lower(text("email")), unique=True),)
 
     organization_id: Mapped[UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE"), index=True

@@ -5,16 +5,27 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import JSON, Boolean, String
+from advanced_alchemy.types import GUID
+from sqlalchemy import JSON, Boolean, String, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-__all__ = ["ArrayContains", "JSONDocument", "StringList", "UUIDList"]
+__all__ = [
+    "AnyOf",
+    "ArrayContains",
+    "JSONDocument",
+    "JsonIdList",
+    "JsonObjectAgg",
+    "StringList",
+    "UUIDElement",
+    "UUIDList",
+]
 
 
 class UUIDList(TypeDecorator[list[UUID]]):
@@ -65,15 +76,38 @@ JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 """A JSON document: ``jsonb`` on PostgreSQL."""
 
 
+class UUIDElement(TypeDecorator[UUID]):
+    """One UUID compared with the elements of a :class:`UUIDList`: ``uuid`` on PostgreSQL, its
+    text form (as the JSON array holds it) elsewhere."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(PG_UUID(as_uuid=True))
+        return dialect.type_descriptor(String(36))
+
+    def process_bind_param(self, value: UUID | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name == "postgresql":
+            return value
+        return str(value)
+
+
 class ArrayContains(ColumnElement[bool]):
     """``value`` is an element of the list column ``array``, on either database.
 
-    One construct so that a query is defined once: ``value = ANY(array)`` on PostgreSQL, a
-    ``json_each`` lookup on SQLite.
+    One construct so that a statement is written once: ``value = ANY(array)`` on PostgreSQL, a
+    ``json_each`` lookup on SQLite. ``value`` is a bound parameter (typed :class:`UUIDElement`
+    for a :class:`UUIDList`) or a column.
     """
 
     inherit_cache = True
     type = Boolean()
+    _traverse_internals = [
+        ("array", InternalTraversal.dp_clauseelement),
+        ("value", InternalTraversal.dp_clauseelement),
+    ]
 
     def __init__(self, array: Any, value: ColumnElement[Any]) -> None:
         self.array = array
@@ -89,5 +123,104 @@ def _array_contains_pg(element: ArrayContains, compiler: SQLCompiler, **kw: Any)
 def _array_contains_json(element: ArrayContains, compiler: SQLCompiler, **kw: Any) -> str:
     array = compiler.process(element.array, **kw)
     value = compiler.process(element.value, **kw)
-    # Both parts are compiled SQL fragments (a column and a bound parameter), never input.
-    return f"EXISTS (SELECT 1 FROM json_each({array}) WHERE json_each.value = {value})"  # noqa: S608
+    element_value = "json_each.value"
+    if isinstance(element.value.type, GUID):
+        # An id column: stored as 16 bytes, while the JSON array holds ids as text.
+        value = f"lower(hex({value}))"
+        element_value = "replace(json_each.value, '-', '')"
+    # Every part is a compiled SQL fragment (columns, bound parameters), never input.
+    return f"EXISTS (SELECT 1 FROM json_each({array}) WHERE {element_value} = {value})"  # noqa: S608
+
+
+class JsonIdList(ColumnElement[Any]):
+    """The list of ids under ``key`` in the JSON document ``document``, as an array that
+    :class:`ArrayContains` can search: ``uuid[]`` on PostgreSQL, JSON text elsewhere."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        ("document", InternalTraversal.dp_clauseelement),
+        ("member", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, document: ColumnElement[Any], key: str) -> None:
+        self.document = document
+        self.member = key
+        self.type = UUIDList()
+
+
+@compiles(JsonIdList, "postgresql")
+def _json_id_list_pg(element: JsonIdList, compiler: SQLCompiler, **kw: Any) -> str:
+    document = compiler.process(element.document, **kw)
+    key = compiler.render_literal_value(element.member, String())
+    return f"ARRAY(SELECT CAST(jsonb_array_elements_text({document} -> {key}) AS uuid))"
+
+
+@compiles(JsonIdList)
+def _json_id_list_json(element: JsonIdList, compiler: SQLCompiler, **kw: Any) -> str:
+    document = compiler.process(element.document, **kw)
+    path = compiler.render_literal_value(f"$.{element.member}", String())
+    return f"json_extract({document}, {path})"
+
+
+class JsonObjectAgg(ColumnElement[Any]):
+    """An aggregate: a JSON object from ``key`` → ``value`` over the group's rows. An id key is
+    written as hexadecimal text (``uuid.UUID`` reads both spellings)."""
+
+    inherit_cache = True
+    type = JSON()
+    _traverse_internals = [
+        ("grouped_key", InternalTraversal.dp_clauseelement),
+        ("grouped_value", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, key: ColumnElement[Any], value: ColumnElement[Any]) -> None:
+        self.grouped_key = key
+        self.grouped_value = value
+
+
+@compiles(JsonObjectAgg, "postgresql")
+def _json_object_agg_pg(element: JsonObjectAgg, compiler: SQLCompiler, **kw: Any) -> str:
+    key = compiler.process(element.grouped_key, **kw)
+    return f"jsonb_object_agg({key}, {compiler.process(element.grouped_value, **kw)})"
+
+
+@compiles(JsonObjectAgg)
+def _json_object_agg_json(element: JsonObjectAgg, compiler: SQLCompiler, **kw: Any) -> str:
+    key = compiler.process(element.grouped_key, **kw)
+    if isinstance(element.grouped_key.type, GUID):
+        key = f"lower(hex({key}))"
+    return f"json_group_object({key}, {compiler.process(element.grouped_value, **kw)})"
+
+
+class AnyOf(ColumnElement[bool]):
+    """``expression`` equals one of the values of the list parameter ``name``: one array
+    parameter on PostgreSQL (``= ANY($1)``, any length), an expanding ``IN (…)`` elsewhere."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [
+        ("operand", InternalTraversal.dp_clauseelement),
+        ("array", InternalTraversal.dp_clauseelement),
+        ("expanding", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(
+        self, expression: ColumnElement[Any], name: str, item_type: TypeEngine[Any] | None = None
+    ) -> None:
+        item = item_type if item_type is not None else expression.type
+        self.operand = expression
+        self.array = bindparam(name, type_=ARRAY(item))
+        self.expanding = bindparam(name, type_=item, expanding=True)
+
+
+@compiles(AnyOf, "postgresql")
+def _any_of_pg(element: AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
+    expression = compiler.process(element.operand, **kw)
+    return f"{expression} = ANY({compiler.process(element.array, **kw)})"
+
+
+@compiles(AnyOf)
+def _any_of_in(element: AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
+    expression = compiler.process(element.operand, **kw)
+    # An expanding parameter renders its own parentheses.
+    return f"{expression} IN {compiler.process(element.expanding, **kw)}"

@@ -1,4 +1,4 @@
-"""A bounded LRU cache whose entries are evicted by the agents they depend on.
+"""The catalog's cache: a bounded LRU whose entries are evicted by the agents they depend on.
 
 Every entry records the agents it was built from (an agent definition: the agent and its handoff
 targets, whose names it shows; a graph: every agent in it). An event about an agent evicts every
@@ -13,12 +13,13 @@ the cache after it.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from typing import Any, Final
 from uuid import UUID
 
-__all__ = ["MISSING", "DependencyCache"]
+__all__ = ["MISSING", "CatalogCache", "DependencyCache", "Loader"]
 
 MISSING: Final[Any] = object()
 
@@ -86,3 +87,79 @@ class DependencyCache:
                 keys.discard(key)
                 if not keys:
                     del self._dependents[agent_id]
+
+
+Loader = Callable[[], Awaitable[tuple[Any, Iterable[UUID]]]]
+"""Reads a value from the database: the value and the agents it was built from."""
+
+
+class CatalogCache:
+    """The catalog's cache: a :class:`DependencyCache` behind a trust switch, with loads made
+    once for all concurrent callers (single flight) and stored only when no change was
+    announced while they ran (generations).
+
+    While not trusted (the change feed is lost), nothing is served from it and nothing stored.
+    """
+
+    __slots__ = ("_entries", "_flights", "hits", "misses", "trusted")
+
+    def __init__(self, max_entries: int) -> None:
+        self._entries = DependencyCache(max_entries)
+        self._flights: dict[Hashable, tuple[int, asyncio.Future[Any]]] = {}
+        self.trusted = False
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def cached(self, key: Hashable) -> Any:
+        """The cached value for ``key``, or :data:`MISSING` (always while not trusted)."""
+        if not self.trusted:
+            return MISSING
+        value = self._entries.get(key)
+        if value is not MISSING:
+            self.hits += 1
+        return value
+
+    async def load(self, key: Hashable, loader: Loader) -> Any:
+        """Load through ``loader``, once for all concurrent callers of the same generation."""
+        self.misses += 1
+        generation = self._entries.generation
+        flight = self._flights.get(key)
+        if flight is not None and flight[0] == generation:
+            return await asyncio.shield(flight[1])
+        task = asyncio.ensure_future(self._fetch(key, loader, generation))
+        self._flights[key] = (generation, task)
+        task.add_done_callback(lambda done: self._land(key, done))
+        return await asyncio.shield(task)
+
+    async def _fetch(self, key: Hashable, loader: Loader, generation: int) -> Any:
+        value, depends_on = await loader()
+        if self.trusted:
+            # Refused when anything was evicted since ``generation``: the value may be older.
+            self._entries.put(key, value, depends_on, generation)
+        return value
+
+    def _land(self, key: Hashable, task: asyncio.Future[Any]) -> None:
+        flight = self._flights.get(key)
+        if flight is not None and flight[1] is task:
+            del self._flights[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here even if every caller went away
+
+    def evict(self, agent_id: UUID) -> None:
+        self._entries.evict_agent(agent_id)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def distrust(self) -> None:
+        """Stop serving and storing: whatever is cached may have missed a change."""
+        self.trusted = False
+        self._entries.clear()
+
+    def trust(self) -> None:
+        """Start afresh: nothing that was cached before is kept."""
+        self._entries.clear()
+        self.trusted = True

@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from agents_core.schemas import AgentModality, PanelType
+from agents_core.schemas import AgentConfig
 
 __all__ = ["AgentDefinition", "AgentGraph", "CatalogChange", "Handoff"]
 
@@ -20,29 +20,20 @@ class Handoff(msgspec.Struct, frozen=True, kw_only=True):
     name: str
 
 
-class AgentDefinition(msgspec.Struct, frozen=True, kw_only=True):
+# msgspec freezes a subclass of a mutable Struct; mypy's dataclass model does not know it can.
+class AgentDefinition(AgentConfig, frozen=True):  # type: ignore[misc]
     """An agent's configuration as a worker runs it, at one version.
 
-    ``handoffs`` follows the order of the agent's ``handoff_targets`` and names each target as
-    it is named now. Frozen (tuples, no setters): the catalog shares one instance between every
-    caller.
+    ``handoff_targets`` and ``handoffs`` list the same agents, in the configuration's order,
+    ``handoffs`` naming each as it is named now (a target deleted since the version was saved
+    is left out of both: nobody could take the call). Frozen: the catalog shares one instance
+    between every caller, who must not change its lists either.
     """
 
     id: UUID
     organization_id: UUID
     version: int
-    name: str
-    instructions: str
-    model: str
-    voice: str | None
-    tools: tuple[str, ...]
-    modality: AgentModality
-    panels: tuple[PanelType, ...]
     handoffs: tuple[Handoff, ...]
-
-    @property
-    def handoff_targets(self) -> tuple[UUID, ...]:
-        return tuple(h.agent_id for h in self.handoffs)
 
 
 @dataclass(frozen=True, slots=True)

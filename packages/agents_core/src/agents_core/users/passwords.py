@@ -1,13 +1,14 @@
 """Password hashing with argon2id (slow, salted, parameters stored in the hash).
 
 Each hash or verification holds 64 MiB (argon2's memory cost) for its duration. They run on
-worker threads (callers use ``asyncio.to_thread``); at most :data:`MAX_CONCURRENT_HASHES` run at
+worker threads (the ``*_async`` functions); at most :data:`MAX_CONCURRENT_HASHES` run at
 once in a process, so that a burst of logins costs CPU time, queued, rather than a multiple of
 64 MiB of memory: the work is CPU-bound, and more hashes at once than cores finish no sooner.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import threading
@@ -15,7 +16,14 @@ import threading
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-__all__ = ["MAX_CONCURRENT_HASHES", "hash_password", "verify_against_nothing", "verify_password"]
+__all__ = [
+    "MAX_CONCURRENT_HASHES",
+    "hash_password",
+    "hash_password_async",
+    "verify_against_nothing",
+    "verify_password",
+    "verify_password_async",
+]
 
 MAX_CONCURRENT_HASHES = max(1, os.cpu_count() or 1)
 """Hashes and verifications running at once in this process (one per core)."""
@@ -48,3 +56,17 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 def verify_against_nothing(password: str) -> None:
     verify_password(_dummy_hash(), password)
+
+
+async def hash_password_async(password: str) -> str:
+    """:func:`hash_password` on a worker thread (the event loop keeps serving meanwhile)."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+async def verify_password_async(password_hash: str | None, password: str) -> bool:
+    """:func:`verify_password` on a worker thread; against nothing (same cost, always false)
+    when there is no hash to check."""
+    if password_hash is None:
+        await asyncio.to_thread(verify_against_nothing, password)
+        return False
+    return await asyncio.to_thread(verify_password, password_hash, password)

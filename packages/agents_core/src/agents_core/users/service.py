@@ -1,28 +1,31 @@
-"""Users and organizations: sign-up, membership, roles, credentials check."""
+"""The users aggregate's rules: sign-up, membership, roles, the credentials check.
+
+A password hash takes tens of milliseconds and 64 MiB, and only a few run at once: nothing here
+holds a database connection while it waits for one (the connection is given back first).
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Sequence
-from uuid import UUID
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from agents_core.db.models import Organization, User
+from agents_core.db import Connection
 from agents_core.errors import EmailTaken, LastAdmin, NotFound
+from agents_core.organizations.repository import OrganizationRepository
+from agents_core.principal import Principal
 from agents_core.schemas import (
     OrganizationPublic,
     Role,
+    SignupRequest,
     UnsetType,
     UserCreate,
     UserPublic,
     UserUpdate,
 )
-from agents_core.users.passwords import hash_password, verify_against_nothing, verify_password
+from agents_core.users.passwords import hash_password_async, verify_password_async
+from agents_core.users.repository import UserRepository
 
-__all__ = ["UserNotFound", "UserService", "organization_public", "user_public"]
+__all__ = ["UserNotFound", "UserService"]
 
 
 class UserNotFound(NotFound):
@@ -32,140 +35,107 @@ class UserNotFound(NotFound):
         super().__init__("User not found")
 
 
-def user_public(user: User) -> UserPublic:
-    return UserPublic(
-        id=user.id,
-        organization_id=user.organization_id,
-        email=user.email,
-        full_name=user.full_name,
-        role=Role(user.role),
-        is_active=user.is_active,
-        created_at=user.created_at,
-        updated_at=user.updated_at,
-    )
-
-
-def organization_public(organization: Organization) -> OrganizationPublic:
-    return OrganizationPublic(
-        id=organization.id,
-        name=organization.name,
-        created_at=organization.created_at,
-        updated_at=organization.updated_at,
-    )
-
-
 class UserService:
-    """Operations on users; every one scoped to an organization except sign-up and login."""
+    """Users and their organizations, on one connection."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    __slots__ = ("conn", "organizations", "users")
 
-    async def _email_exists(self, email: str) -> bool:
-        stmt = select(User.id).where(func.lower(User.email) == email.lower())
-        return (await self.session.execute(stmt)).first() is not None
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.users = UserRepository(conn)
+        self.organizations = OrganizationRepository(conn)
 
-    async def _add_user(self, user: User) -> User:
-        self.session.add(user)
-        try:
-            async with self.session.begin_nested():
-                await self.session.flush()
-        except IntegrityError:
-            # Lost a race with another sign-up for the same email.
-            raise EmailTaken() from None
-        return user
-
-    async def signup(
-        self, *, organization_name: str, email: str, password: str, full_name: str | None
-    ) -> tuple[Organization, User]:
-        """Create an organization and its first user, an admin."""
-        if await self._email_exists(email):
+    async def _new_password_hash(self, email: str, password: str) -> str:
+        """The hash of a new user's password, after checking that the email is free (so that a
+        taken email answers at once); the connection is given back while hashing."""
+        if await self.users.credentials(email) is not None:
             raise EmailTaken()
-        password_hash = await asyncio.to_thread(hash_password, password)
-        organization = Organization(name=organization_name.strip())
-        self.session.add(organization)
-        await self.session.flush()
-        user = User(
-            organization_id=organization.id,
-            email=email,
-            full_name=full_name,
-            role=Role.ADMIN.value,
-            password_hash=password_hash,
-            is_active=True,
-        )
-        await self._add_user(user)
+        await self._let_go()
+        return await hash_password_async(password)
+
+    async def _let_go(self) -> None:
+        """Give the connection back while a password hash is computed (unless a caller's
+        transaction holds it: then it stays, with the transaction)."""
+        if not self.conn.in_transaction:
+            await self.conn.release()
+
+    async def signup(self, data: SignupRequest) -> tuple[OrganizationPublic, UserPublic]:
+        """Create an organization and its first user, an admin."""
+        password_hash = await self._new_password_hash(data.email, data.password)
+        now = datetime.now(UTC)
+        async with self.conn.transaction():
+            organization = await self.organizations.insert(
+                uuid4(), data.organization_name.strip(), now
+            )
+            user = await self.users.insert(
+                organization.id,
+                user_id=uuid4(),
+                email=data.email,
+                full_name=data.full_name,
+                role=Role.ADMIN,
+                password_hash=password_hash,
+                now=now,
+            )
         return organization, user
 
-    async def create(self, organization_id: UUID, data: UserCreate) -> User:
-        if await self._email_exists(data.email):
-            raise EmailTaken()
-        password_hash = await asyncio.to_thread(hash_password, data.password)
-        user = User(
-            organization_id=organization_id,
+    async def create(self, organization_id: UUID, data: UserCreate) -> UserPublic:
+        password_hash = await self._new_password_hash(data.email, data.password)
+        return await self.users.insert(
+            organization_id,
+            user_id=uuid4(),
             email=data.email,
             full_name=data.full_name,
-            role=data.role.value,
+            role=data.role,
             password_hash=password_hash,
-            is_active=True,
+            now=datetime.now(UTC),
         )
-        return await self._add_user(user)
 
-    async def list(self, organization_id: UUID) -> Sequence[User]:
-        stmt = (
-            select(User)
-            .where(User.organization_id == organization_id)
-            .order_by(User.created_at, User.id)
-        )
-        return (await self.session.scalars(stmt)).all()
+    async def list(self, organization_id: UUID) -> list[UserPublic]:
+        return await self.users.list(organization_id)
 
-    async def get(self, organization_id: UUID, user_id: UUID) -> User:
-        stmt = select(User).where(User.id == user_id, User.organization_id == organization_id)
-        user = (await self.session.scalars(stmt)).first()
+    async def get(self, organization_id: UUID, user_id: UUID) -> UserPublic:
+        user = await self.users.get(organization_id, user_id)
         if user is None:
             raise UserNotFound()
         return user
 
-    async def update(self, organization_id: UUID, user_id: UUID, data: UserUpdate) -> User:
-        # Lock the organization's active admins first, so that two admins demoting each other
-        # at the same time cannot leave the organization without one.
-        admins_stmt = (
-            select(User.id)
-            .where(
-                User.organization_id == organization_id,
-                User.role == Role.ADMIN.value,
-                User.is_active.is_(True),
-            )
-            .order_by(User.id)
-            .with_for_update()
-        )
-        active_admins = set((await self.session.scalars(admins_stmt)).all())
-        user = await self.get(organization_id, user_id)
-        new_role = data.role.value if isinstance(data.role, Role) else user.role
-        new_active = data.is_active if isinstance(data.is_active, bool) else user.is_active
-        loses_admin = user.id in active_admins and (new_role != Role.ADMIN.value or not new_active)
-        if loses_admin and len(active_admins) <= 1:
-            raise LastAdmin()
-        user.role = new_role
-        user.is_active = new_active
-        if not isinstance(data.full_name, UnsetType):
-            user.full_name = data.full_name
-        await self.session.flush()
-        return user
+    async def by_email(self, email: str) -> UserPublic | None:
+        return await self.users.by_email(email)
 
-    async def authenticate(self, email: str, password: str) -> User | None:
-        """The active user with these credentials, or ``None`` (unknown email, wrong password
-        and inactive user are indistinguishable to the caller, and take the same time)."""
-        stmt = select(User).where(func.lower(User.email) == email.lower())
-        user = (await self.session.scalars(stmt)).first()
-        if user is None:
-            await asyncio.to_thread(verify_against_nothing, password)
-            return None
-        ok = await asyncio.to_thread(verify_password, user.password_hash, password)
-        if not ok or not user.is_active:
-            return None
-        return user
-
-    async def get_organization(self, organization_id: UUID) -> Organization:
-        organization = await self.session.get(Organization, organization_id)
+    async def organization(self, organization_id: UUID) -> OrganizationPublic:
+        organization = await self.organizations.get(organization_id)
         if organization is None:
             raise NotFound("Organization not found")
         return organization
+
+    async def update(self, organization_id: UUID, user_id: UUID, data: UserUpdate) -> UserPublic:
+        async with self.conn.transaction():
+            active_admins = await self.users.lock_active_admins(organization_id)
+            user = await self.get(organization_id, user_id)
+            role = data.role if isinstance(data.role, Role) else user.role
+            is_active = data.is_active if isinstance(data.is_active, bool) else user.is_active
+            loses_admin = user.id in active_admins and (role is not Role.ADMIN or not is_active)
+            if loses_admin and len(active_admins) <= 1:
+                raise LastAdmin()
+            full_name = user.full_name if isinstance(data.full_name, UnsetType) else data.full_name
+            return await self.users.update(
+                user, role=role, is_active=is_active, full_name=full_name, now=datetime.now(UTC)
+            )
+
+    async def authenticate(self, email: str, password: str) -> Principal | None:
+        """The active user with these credentials, or ``None``: an unknown email, a wrong
+        password and an inactive user are indistinguishable to the caller, and take as long."""
+        found = await self.users.credentials(email)
+        await self._let_go()
+        ok = await verify_password_async(None if found is None else found.password_hash, password)
+        if found is None or not ok or not found.is_active:
+            return None
+        return Principal(organization_id=found.organization_id, role=found.role, user_id=found.id)
+
+    async def principal(self, user_id: UUID) -> Principal | None:
+        """The principal of an active user (a token only names the user; its state is read
+        now)."""
+        found = await self.users.role(user_id)
+        if found is None:
+            return None
+        return Principal(organization_id=found.organization_id, role=found.role, user_id=user_id)

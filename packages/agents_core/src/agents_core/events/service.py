@@ -2,7 +2,8 @@
 
 Soundness of the cursor. The feed is read in id order and a cursor is the id of the last event
 read. That is only safe if no event of the organization with a smaller id can become visible
-after a larger one has been read: :func:`agents_core.events.recorder.record_events` guarantees it
+after a larger one has been read: :meth:`agents_core.events.repository.EventRepository.record`
+guarantees it
 by numbering each organization's events under a per-organization lock held to commit (on SQLite,
 by the single writer). Reading ``id > cursor`` therefore never skips an event, and a cursor stays
 valid forever (events are never rewritten; gaps left by rolled-back transactions are harmless).
@@ -15,30 +16,26 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Integer, bindparam, select
-
-from agents_core.db.database import Connection, Query
-from agents_core.db.models import AgentEventRow
+from agents_core.db import Connection
 from agents_core.errors import InvalidInput
-from agents_core.schemas import AgentEvent, AgentEventKind, AgentEventPage, FieldError
+from agents_core.events.repository import EventRepository, StoredEvent
+from agents_core.schemas import AgentEvent, AgentEventPage, FieldError
 
 __all__ = [
     "MAX_LIMIT",
+    "EventService",
     "InvalidCursor",
     "decode_cursor",
     "encode_cursor",
-    "event_from_row",
-    "list_events",
+    "event_public",
 ]
 
 MAX_LIMIT: Final = 500
 _PREFIX: Final = "ev1_"
 _MAX_ID: Final = 2**63 - 1
-_KINDS = {k.value: k for k in AgentEventKind}
 
 
 class InvalidCursor(InvalidInput):
@@ -72,58 +69,42 @@ def decode_cursor(cursor: str, *, field: str = "after") -> int:
     return value
 
 
-_COLUMNS = (
-    AgentEventRow.id,
-    AgentEventRow.organization_id,
-    AgentEventRow.agent_id,
-    AgentEventRow.version,
-    AgentEventRow.kind,
-    AgentEventRow.actor_id,
-    AgentEventRow.created_at,
-)
-
-# Served by the index (organization_id, id).
-_PAGE = Query(
-    select(*_COLUMNS)
-    .where(
-        AgentEventRow.organization_id == bindparam("organization_id"),
-        AgentEventRow.id > bindparam("after", type_=BigInteger()),
-    )
-    .order_by(AgentEventRow.id)
-    .limit(bindparam("limit", type_=Integer()))
-)
-
-
-def event_from_row(row: Sequence[Any]) -> AgentEvent:
+def event_public(event: StoredEvent) -> AgentEvent:
     return AgentEvent(
-        id=row[0],
-        cursor=encode_cursor(row[0]),
-        organization_id=row[1],
-        agent_id=row[2],
-        version=row[3],
-        kind=_KINDS[row[4]],
-        actor_id=row[5],
-        created_at=row[6],
+        id=event.id,
+        cursor=encode_cursor(event.id),
+        organization_id=event.organization_id,
+        agent_id=event.agent_id,
+        version=event.version,
+        kind=event.kind,
+        actor_id=event.actor_id,
+        created_at=event.created_at,
     )
 
 
-async def list_events(
-    conn: Connection, organization_id: UUID, *, after: str | None = None, limit: int = 100
-) -> AgentEventPage:
-    """The organization's events after ``after`` (a cursor; from the start when ``None``),
-    oldest first, at most ``limit`` of them."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInput(
-            f"limit must be between 1 and {MAX_LIMIT}",
-            errors=[FieldError(field="limit", message=f"must be between 1 and {MAX_LIMIT}")],
+class EventService:
+    """The organization's change feed, page by page behind an opaque cursor."""
+
+    __slots__ = ("events",)
+
+    def __init__(self, conn: Connection) -> None:
+        self.events = EventRepository(conn)
+
+    async def page(
+        self, organization_id: UUID, *, after: str | None = None, limit: int = 100
+    ) -> AgentEventPage:
+        """The organization's events after ``after`` (a cursor; from the start when ``None``),
+        oldest first, at most ``limit`` of them."""
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidInput(
+                f"limit must be between 1 and {MAX_LIMIT}",
+                errors=[FieldError(field="limit", message=f"must be between 1 and {MAX_LIMIT}")],
+            )
+        position = 0 if after is None else decode_cursor(after)
+        stored = await self.events.page(organization_id, after=position, limit=limit + 1)
+        events = [event_public(event) for event in stored[:limit]]
+        return AgentEventPage(
+            events=events,
+            next_cursor=events[-1].cursor if events else after,
+            has_more=len(stored) > limit,
         )
-    position = 0 if after is None else decode_cursor(after)
-    rows = await conn.fetch(
-        _PAGE, {"organization_id": organization_id, "after": position, "limit": limit + 1}
-    )
-    events = [event_from_row(row) for row in rows[:limit]]
-    return AgentEventPage(
-        events=events,
-        next_cursor=events[-1].cursor if events else after,
-        has_more=len(rows) > limit,
-    )

@@ -1,0 +1,307 @@
+"""The one way code above ``db/`` talks to the database: :class:`Connection`.
+
+A connection is a lease on one pooled connection, taken on first use and given back by
+:meth:`Connection.release` (or at the end of ``Database.connect()``'s block). It runs
+:class:`~agents_core.db.query.Query` objects — on PostgreSQL as compiled SQL on the asyncpg
+connection, on SQLite as the Core statement through SQLAlchemy — and raises domain errors only
+(:mod:`agents_core.db.driver_errors`). Every wait is bounded by the database's timeout: taking a
+pooled connection, a lock, a statement; a connection that timed out on the client side is
+closed rather than reused, since the server may still be working on what it was sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from agents_core.db.driver_errors import domain_error
+from agents_core.db.query import Query
+from agents_core.errors import DatabaseUnavailable
+
+if TYPE_CHECKING:
+    from agents_core.db.database import Database
+
+__all__ = ["Connection", "Row"]
+
+Row = Sequence[Any]
+"""A result row: its values in the order of the statement's columns."""
+
+# Ordering locks and notices of the event feed: one round trip on PostgreSQL. Locks are taken in
+# the order given (callers sort), so that two writers never wait for each other in opposite
+# orders; notices are delivered by the server only when the transaction commits.
+_LOCK_AND_NOTIFY = (
+    "WITH locked AS ("
+    " SELECT pg_advisory_xact_lock($1::integer, hashtext(k))"
+    " FROM unnest($2::text[]) WITH ORDINALITY AS l(k, n) ORDER BY n),"
+    " sent AS (SELECT pg_notify($3, p) FROM unnest($4::text[]) AS p)"
+    " SELECT (SELECT count(*) FROM locked), (SELECT count(*) FROM sent)"
+)
+
+
+class Connection:
+    """A lease on one pooled connection (see the module docstring).
+
+    Not safe for concurrent use: one task at a time, like the connection it wraps.
+    """
+
+    __slots__ = ("_database", "_depth")
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._depth = 0
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    async def fetch(self, query: Query, params: Mapping[str, Any]) -> Sequence[Row]:
+        raise NotImplementedError
+
+    async def fetchrow(self, query: Query, params: Mapping[str, Any]) -> Row | None:
+        rows = await self.fetch(query, params)
+        return rows[0] if rows else None
+
+    async def execute(self, query: Query, params: Mapping[str, Any]) -> None:
+        """Run a statement that returns no rows."""
+        raise NotImplementedError
+
+    async def execute_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run a statement once per parameter set (one round trip on asyncpg)."""
+        raise NotImplementedError
+
+    def transaction(self) -> Any:
+        """``async with conn.transaction():`` — committed when the block ends normally, rolled
+        back otherwise. Inside another transaction it is a savepoint: an error inside rolls back
+        only the block's own statements, and the outer transaction stays usable."""
+        raise NotImplementedError
+
+    async def lock_and_notify(
+        self, namespace: int, keys: Sequence[str], channel: str, payloads: Sequence[str]
+    ) -> None:
+        """Hold a transaction-level lock on each of ``keys`` (in ``namespace``) until the
+        transaction ends, and queue ``payloads`` on ``channel`` for delivery at commit.
+
+        This is how writers number events in commit order and wake change followers. SQLite has
+        one writer at a time (commits are already in order) and no notifications (followers
+        poll): there it does nothing.
+        """
+
+    async def release(self) -> None:
+        """Give the pooled connection back (outside a transaction); the next statement takes
+        one again. For a request that is about to wait on something else (a password hash)."""
+        raise NotImplementedError
+
+
+def is_open(raw: Any) -> bool:
+    """Whether a pooled asyncpg connection can still be used: the pool takes back (and
+    invalidates) a connection that closed under it."""
+    try:
+        return not raw.is_closed()
+    except Exception:  # asyncpg's InterfaceError: released back to the pool
+        return False
+
+
+class PgConnection(Connection):
+    """A lease on a pooled asyncpg connection."""
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self._raw: Any = None
+
+    async def _acquire(self) -> Any:
+        raw = self._raw
+        if raw is None:
+            raw = self._raw = await self._database._acquire_pg()
+        return raw
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        error = domain_error(exc)
+        if isinstance(exc, TimeoutError | OSError):
+            # Timed out on our side (the server is stalled, or the network): the connection
+            # may still deliver a late answer to what it was sent, so it is never reused.
+            self._discard()
+        return error
+
+    def _alive(self) -> bool:
+        return self._raw is not None and is_open(self._raw)
+
+    def _discard(self) -> None:
+        if self._alive():
+            self._raw.terminate()
+
+    async def fetch(self, query: Query, params: Mapping[str, Any]) -> Sequence[Row]:
+        raw = self._raw or await self._acquire()
+        sql, order = query.pg()
+        try:
+            return await raw.fetch(  # type: ignore[no-any-return]
+                sql, *[params[name] for name in order], timeout=self._database.wait
+            )
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+    async def fetchrow(self, query: Query, params: Mapping[str, Any]) -> Row | None:
+        raw = self._raw or await self._acquire()
+        sql, order = query.pg()
+        try:
+            return await raw.fetchrow(  # type: ignore[no-any-return]
+                sql, *[params[name] for name in order], timeout=self._database.wait
+            )
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+    async def execute(self, query: Query, params: Mapping[str, Any]) -> None:
+        raw = self._raw or await self._acquire()
+        sql, order = query.pg()
+        try:
+            await raw.execute(sql, *[params[name] for name in order], timeout=self._database.wait)
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+    async def execute_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        raw = self._raw or await self._acquire()
+        sql, order = query.pg()
+        try:
+            await raw.executemany(
+                sql, [[row[name] for name in order] for row in rows], timeout=self._database.wait
+            )
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+    async def _simple(self, sql: str) -> None:
+        """A statement without parameters (transaction control), bounded like the others."""
+        raw = self._raw or await self._acquire()
+        try:
+            await raw.execute(sql, timeout=self._database.wait)
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        depth = self._depth
+        # Savepoint names are fixed per nesting level, never input.
+        await self._simple("BEGIN" if depth == 0 else f"SAVEPOINT s{depth}")
+        self._depth = depth + 1
+        try:
+            yield self
+        except BaseException:
+            self._depth = depth
+            if self._alive():
+                try:
+                    await self._simple(
+                        "ROLLBACK" if depth == 0 else f"ROLLBACK TO SAVEPOINT s{depth}"
+                    )
+                except Exception:
+                    # The rollback itself failed (the server went away): close the connection,
+                    # which ends the transaction on the server too.
+                    self._discard()
+            raise
+        self._depth = depth
+        await self._simple("COMMIT" if depth == 0 else f"RELEASE SAVEPOINT s{depth}")
+
+    async def lock_and_notify(
+        self, namespace: int, keys: Sequence[str], channel: str, payloads: Sequence[str]
+    ) -> None:
+        raw = self._raw or await self._acquire()
+        try:
+            await raw.fetch(
+                _LOCK_AND_NOTIFY,
+                namespace,
+                list(keys),
+                channel,
+                list(payloads),
+                timeout=self._database.wait,
+            )
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+    async def release(self) -> None:
+        raw, self._raw = self._raw, None
+        self._depth = 0
+        if raw is not None:
+            await self._database._release_pg(raw)
+
+
+class SaConnection(Connection):
+    """A lease on a pooled SQLAlchemy connection (SQLite)."""
+
+    __slots__ = ("_sa",)
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self._sa: AsyncConnection | None = None
+
+    async def _acquire(self) -> AsyncConnection:
+        if self._sa is None:
+            self._sa = await self._database._acquire_sa()
+        return self._sa
+
+    async def fetch(self, query: Query, params: Mapping[str, Any]) -> Sequence[Row]:
+        sa = self._sa or await self._acquire()
+        try:
+            result = await sa.execute(query.statement, dict(params))
+            return result.all()
+        except Exception as exc:
+            raise domain_error(exc) from exc
+
+    async def fetchrow(self, query: Query, params: Mapping[str, Any]) -> Row | None:
+        sa = self._sa or await self._acquire()
+        try:
+            result = await sa.execute(query.statement, dict(params))
+            return result.first()
+        except Exception as exc:
+            raise domain_error(exc) from exc
+
+    async def execute(self, query: Query, params: Mapping[str, Any]) -> None:
+        sa = self._sa or await self._acquire()
+        try:
+            await sa.execute(query.statement, dict(params))
+        except Exception as exc:
+            raise domain_error(exc) from exc
+
+    async def execute_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        sa = self._sa or await self._acquire()
+        try:
+            await sa.execute(query.statement, [dict(row) for row in rows])
+        except Exception as exc:
+            raise domain_error(exc) from exc
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        sa = self._sa or await self._acquire()
+        if self._depth == 0 and sa.in_transaction():
+            # SQLAlchemy began a transaction for the reads before this one: they wrote
+            # nothing, so end it and give the writes their own.
+            await sa.rollback()
+        try:
+            begin = sa.begin_nested() if self._depth else sa.begin()
+            await begin.start()
+        except Exception as exc:
+            raise domain_error(exc) from exc
+        self._depth += 1
+        try:
+            yield self
+        except BaseException:
+            self._depth -= 1
+            if begin.is_active:
+                await begin.rollback()
+            raise
+        self._depth -= 1
+        try:
+            await begin.commit()
+        except Exception as exc:
+            raise domain_error(exc) from exc
+
+    async def release(self) -> None:
+        sa, self._sa = self._sa, None
+        self._depth = 0
+        if sa is not None:
+            await sa.close()

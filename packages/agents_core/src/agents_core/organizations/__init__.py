@@ -1,0 +1,1 @@
+"""Organizations: the tenants everything else belongs to."""

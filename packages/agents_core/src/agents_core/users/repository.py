@@ -1,0 +1,180 @@
+"""The users aggregate's statements."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import cast
+from uuid import UUID
+
+import msgspec
+from sqlalchemy import Table, and_, bindparam, func, insert, literal_column, select, update
+
+from agents_core.db import Connection, Query, RowShape
+from agents_core.db.models import USER_EMAIL_INDEX, User
+from agents_core.errors import ConstraintViolation, EmailTaken
+from agents_core.schemas import Role, UserPublic
+
+__all__ = ["Credentials", "UserRepository"]
+
+
+class Credentials(msgspec.Struct, frozen=True):
+    """What checking a password needs to know of a user."""
+
+    id: UUID
+    organization_id: UUID
+    role: Role
+    password_hash: str
+    is_active: bool
+
+
+class UserRole(msgspec.Struct, frozen=True):
+    organization_id: UUID
+    role: Role
+
+
+_users = cast(Table, User.__table__)
+_c = _users.c
+USER = RowShape(UserPublic, _users)
+CREDENTIALS = RowShape(Credentials, _users)
+ROLE = RowShape(UserRole, _users)
+
+_in_org = and_(_c.id == bindparam("user_id"), _c.organization_id == bindparam("organization_id"))
+_by_email = func.lower(_c.email) == bindparam("email_key")
+
+_INSERT = Query(
+    insert(_users)
+    .values(
+        id=bindparam("new_id"),
+        organization_id=bindparam("organization_id"),
+        email=bindparam("new_email"),
+        full_name=bindparam("new_full_name"),
+        role=bindparam("new_role"),
+        password_hash=bindparam("new_password_hash"),
+        is_active=literal_column("true"),
+        created_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+    .returning(*USER.columns)
+)
+_CREDENTIALS = Query(select(*CREDENTIALS.columns).where(_by_email))
+_BY_EMAIL = Query(select(*USER.columns).where(_by_email))
+_LIST = Query(
+    select(*USER.columns)
+    .where(_c.organization_id == bindparam("organization_id"))
+    .order_by(_c.created_at, _c.id)
+)
+_GET = Query(select(*USER.columns).where(_in_org))
+# The organization's active admins, locked: two admins demoting each other at the same time
+# cannot leave the organization without one.
+_LOCK_ADMINS = Query(
+    select(_c.id)
+    .where(
+        _c.organization_id == bindparam("organization_id"),
+        _c.role == bindparam("admin_role"),
+        _c.is_active.is_(True),
+    )
+    .order_by(_c.id)
+    .with_for_update()
+)
+_UPDATE = Query(
+    update(_users)
+    .where(_in_org)
+    .values(
+        role=bindparam("new_role"),
+        is_active=bindparam("new_is_active"),
+        full_name=bindparam("new_full_name"),
+        updated_at=bindparam("now"),
+    )
+    .returning(*USER.columns)
+)
+_ROLE = Query(select(*ROLE.columns).where(_c.id == bindparam("user_id"), _c.is_active.is_(True)))
+
+
+class UserRepository:
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def insert(
+        self,
+        organization_id: UUID,
+        *,
+        user_id: UUID,
+        email: str,
+        full_name: str | None,
+        role: Role,
+        password_hash: str,
+        now: datetime,
+    ) -> UserPublic:
+        """A new active user; :class:`EmailTaken` when the email is taken (in any case)."""
+        try:
+            row = await self.conn.fetchrow(
+                _INSERT,
+                {
+                    "new_id": user_id,
+                    "organization_id": organization_id,
+                    "new_email": email,
+                    "new_full_name": full_name,
+                    "new_role": role.value,
+                    "new_password_hash": password_hash,
+                    "now": now,
+                },
+            )
+        except ConstraintViolation as exc:
+            if exc.constraint == USER_EMAIL_INDEX:
+                raise EmailTaken() from None
+            raise
+        assert row is not None
+        return USER(row)
+
+    async def credentials(self, email: str) -> Credentials | None:
+        row = await self.conn.fetchrow(_CREDENTIALS, {"email_key": email.lower()})
+        return None if row is None else CREDENTIALS(row)
+
+    async def by_email(self, email: str) -> UserPublic | None:
+        row = await self.conn.fetchrow(_BY_EMAIL, {"email_key": email.lower()})
+        return None if row is None else USER(row)
+
+    async def list(self, organization_id: UUID) -> list[UserPublic]:
+        return USER.all(await self.conn.fetch(_LIST, {"organization_id": organization_id}))
+
+    async def get(self, organization_id: UUID, user_id: UUID) -> UserPublic | None:
+        row = await self.conn.fetchrow(
+            _GET, {"organization_id": organization_id, "user_id": user_id}
+        )
+        return None if row is None else USER(row)
+
+    async def lock_active_admins(self, organization_id: UUID) -> set[UUID]:
+        rows = await self.conn.fetch(
+            _LOCK_ADMINS, {"organization_id": organization_id, "admin_role": Role.ADMIN.value}
+        )
+        return {row[0] for row in rows}
+
+    async def update(
+        self,
+        user: UserPublic,
+        *,
+        role: Role,
+        is_active: bool,
+        full_name: str | None,
+        now: datetime,
+    ) -> UserPublic:
+        row = await self.conn.fetchrow(
+            _UPDATE,
+            {
+                "organization_id": user.organization_id,
+                "user_id": user.id,
+                "new_role": role.value,
+                "new_is_active": is_active,
+                "new_full_name": full_name,
+                "now": now,
+            },
+        )
+        assert row is not None
+        return USER(row)
+
+    async def role(self, user_id: UUID) -> UserRole | None:
+        """The organization and role of an active user."""
+        row = await self.conn.fetchrow(_ROLE, {"user_id": user_id})
+        return None if row is None else ROLE(row)
