@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from agents_core.db import migrations
 from agents_core.db.database import Database
-from agents_core.db.models import Organization
-from tests.conftest import orm_session
+from agents_core.organizations.repository import OrganizationRepository
+from tests.conftest import StatementCount, counting_statements
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
@@ -29,10 +30,17 @@ async def db(
     await database.close()
 
 
+@pytest.fixture
+def statements(db: Database) -> Iterator[StatementCount]:
+    """The statements ``db``'s connections run during the test."""
+    with counting_statements(db) as count:
+        yield count
+
+
 async def new_org(db: Database) -> uuid.UUID:
     """An organization without users (the core needs none, and no password gets hashed)."""
-    async with orm_session(db) as session:
-        organization = Organization(name=f"Org {secrets.token_hex(3)}")
-        session.add(organization)
-        await session.flush()
-        return organization.id
+    async with db.connect() as conn:
+        organization = await OrganizationRepository(conn).insert(
+            uuid.uuid4(), f"Org {secrets.token_hex(3)}", datetime.now(UTC)
+        )
+    return organization.id

@@ -1,4 +1,4 @@
-"""The agent service and read queries without the web layer, on PostgreSQL and on SQLite."""
+"""The agent service without the web layer, on PostgreSQL and on SQLite."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 
-from agents_core.agents import queries
 from agents_core.agents.service import AgentService
 from agents_core.db.database import Database
 from agents_core.errors import (
@@ -43,11 +42,11 @@ async def test_create_get_list(db: Database) -> None:
         handoff_targets=[target],
     )
     async with db.connect() as conn:
-        agent = await queries.get_agent(conn, org, agent_id)
-        page = await queries.list_agents(conn, org, tool="t2")
-        everything = await queries.list_agents(conn, org)
+        agent = await AgentService(conn).get(org, agent_id)
+        page = await AgentService(conn).page(org, tool="t2")
+        everything = await AgentService(conn).page(org)
         with pytest.raises(AgentNotFound):
-            await queries.get_agent(conn, await new_org(db), agent_id)
+            await AgentService(conn).get(await new_org(db), agent_id)
     assert agent.handoff_targets == [target]
     assert agent.tools == ["t1", "t2"]
     assert agent.modality is AgentModality.AUDIO_CAMERA
@@ -70,10 +69,10 @@ async def test_update_versions_restore(db: Database) -> None:
         with pytest.raises(VersionMismatch):
             await service.update(org, agent_id, AgentUpdate(name="X"), expected_version=2)
     async with db.connect() as conn:
-        versions = await queries.list_versions(conn, org, agent_id)
-        first = await queries.get_version(conn, org, agent_id, 1)
+        versions = await AgentService(conn).versions(org, agent_id)
+        first = await AgentService(conn).version(org, agent_id, 1)
         with pytest.raises(VersionNotFound):
-            await queries.get_version(conn, org, agent_id, 3)
+            await AgentService(conn).version(org, agent_id, 3)
     assert [v.version for v in versions] == [2, 1]
     assert first.snapshot.tools == ["a"]
     assert first.snapshot.name == "Versioned"
@@ -109,7 +108,7 @@ async def test_handoff_rules(db: Database) -> None:
         changed = await AgentService(conn).delete(org, target, force=True)
     assert changed == [agent_id]
     async with db.connect() as conn:
-        agent = await queries.get_agent(conn, org, agent_id)
+        agent = await AgentService(conn).get(org, agent_id)
     assert agent.handoff_targets == []
     assert agent.current_version == 2
 
@@ -136,6 +135,6 @@ async def test_failed_write_rolls_back_everything(db: Database) -> None:
     with pytest.raises(RuntimeError):
         await write_then_fail()
     async with db.connect() as conn:
-        agent = await queries.get_agent(conn, org, agent_id)
-        versions = await queries.list_versions(conn, org, agent_id)
+        agent = await AgentService(conn).get(org, agent_id)
+        versions = await AgentService(conn).versions(org, agent_id)
     assert (agent.name, agent.current_version, versions) == ("Stable", 1, [])

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import cast
 
 import pytest
-from sqlalchemy import Table, bindparam, literal_column, update
+from sqlalchemy import Table, bindparam, literal_column, select, update
+from sqlalchemy.dialects import sqlite
 
-from agents_core.db.database import Query
+from agents_core.db import Query
 from agents_core.db.models import Agent
+from agents_core.db.types import AnyOf
 
 _AGENTS = cast(Table, Agent.__table__)
 
@@ -42,9 +44,13 @@ def test_a_fixed_python_value_is_refused_at_first_compile() -> None:
         query.pg()
 
 
-def test_the_postgresql_form_is_used_for_postgresql_only() -> None:
-    generic = update(_AGENTS).where(_AGENTS.c.id == bindparam("agent_id")).values(voice=None)
-    special = update(_AGENTS).where(_AGENTS.c.id == bindparam("agent_id")).values(voice="x")
-    query = Query(generic, pg=special)
-    assert query.statement_for("postgresql") is special
-    assert query.statement_for("sqlite") is generic
+def test_a_list_parameter_is_one_array_on_postgresql_and_expands_on_sqlite() -> None:
+    """One statement, two spellings: ``= ANY($1::UUID[])`` takes a list of any length as one
+    parameter; SQLite gets an ``IN`` with one placeholder per element."""
+    statement = select(_AGENTS.c.id).where(AnyOf(_AGENTS.c.id, "ids"))
+    sql, order = Query(statement).pg()
+    assert order == ("ids",)
+    assert "= ANY($1::UUID[])" in sql
+    compiled = str(statement.compile(dialect=sqlite.dialect()))
+    assert "IN (__[POSTCOMPILE_ids])" in compiled  # one placeholder per element, at run time
+    assert "ANY" not in compiled

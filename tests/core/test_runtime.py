@@ -16,6 +16,7 @@ from agents_core.errors import AgentNotFound, VersionNotFound
 from agents_core.runtime import AgentCatalog, ChangeStream
 from agents_core.runtime.cache import MISSING, DependencyCache
 from agents_core.schemas import AgentCreate, AgentModality, AgentUpdate, PanelType
+from tests.conftest import StatementCount
 from tests.core.conftest import new_org
 
 # -- helpers shared by the runtime tests ----------------------------------------------------------
@@ -49,7 +50,9 @@ async def catalog(db: Database) -> AsyncIterator[AgentCatalog]:
         yield catalog
 
 
-async def test_get_resolves_handoffs_in_order(db: Database, catalog: AgentCatalog) -> None:
+async def test_get_resolves_handoffs_in_order(
+    db: Database, catalog: AgentCatalog, statements: StatementCount
+) -> None:
     org = await new_org(db)
     b = await create(db, org, "Billing")
     c = await create(db, org, "Coding Expert")
@@ -70,23 +73,23 @@ async def test_get_resolves_handoffs_in_order(db: Database, catalog: AgentCatalo
         (c, "Coding Expert"),
         (b, "Billing"),
     ]
-    assert definition.handoff_targets == (c, b)
+    assert definition.handoff_targets == [c, b]
     assert definition.name == "Triage"
     assert definition.version == 1
-    assert definition.tools == ("lookup", "escalate")
+    assert definition.tools == ["lookup", "escalate"]
     assert definition.voice == "alloy"
     assert definition.modality is AgentModality.AUDIO_SCREENSHARE
-    assert definition.panels == (PanelType.CODING_IDE,)
+    assert definition.panels == [PanelType.CODING_IDE]
     with pytest.raises(AttributeError):
         definition.name = "changed"  # type: ignore[misc]
     # Served from the cache: the same object, no statement.
-    before = db.statements
+    before = statements.value
     assert await catalog.get(org, a) is definition
-    assert db.statements == before
+    assert statements.value == before
 
 
 async def test_graph_with_cycles_and_diamonds_in_one_query(
-    db: Database, catalog: AgentCatalog
+    db: Database, catalog: AgentCatalog, statements: StatementCount
 ) -> None:
     org = await new_org(db)
     # entry -> left, right; left -> bottom; right -> bottom (a diamond); bottom -> entry (a
@@ -102,9 +105,9 @@ async def test_graph_with_cycles_and_diamonds_in_one_query(
     await create(db, await new_org(db), "Foreign")
     await catalog.sync()
 
-    before = db.statements
+    before = statements.value
     graph = await catalog.graph(org, entry)
-    assert db.statements == before + 1
+    assert statements.value == before + 1
     assert graph.entry.id == entry
     assert list(graph.agents) == [entry, bottom, leaf, left, right]
     assert len(graph) == 5
@@ -120,19 +123,21 @@ async def test_graph_with_cycles_and_diamonds_in_one_query(
     lone = await catalog.graph(org, leaf)
     assert list(lone.agents) == [leaf]
 
-    before = db.statements
+    before = statements.value
     assert await catalog.graph(org, entry) is graph
-    assert db.statements == before
+    assert statements.value == before
 
 
-async def test_uncached_get_is_one_statement(db: Database, catalog: AgentCatalog) -> None:
+async def test_uncached_get_is_one_statement(
+    db: Database, catalog: AgentCatalog, statements: StatementCount
+) -> None:
     org = await new_org(db)
     targets = [await create(db, org, f"Target {i}") for i in range(5)]
     a = await create(db, org, "Many", handoff_targets=targets)
     await catalog.sync()
-    before = db.statements
+    before = statements.value
     definition = await catalog.get(org, a)
-    assert db.statements == before + 1
+    assert statements.value == before + 1
     assert [h.name for h in definition.handoffs] == [f"Target {i}" for i in range(5)]
 
 
@@ -168,14 +173,14 @@ async def test_pinned_versions_return_the_snapshot(db: Database, catalog: AgentC
     assert first.version == 1
     assert first.instructions == "You are Pinned."
     assert [(h.agent_id, h.name) for h in first.handoffs] == [(expert, "Expert")]
-    assert first.tools == ()
+    assert first.tools == []
     second = await catalog.get_version(org, a, 2)
     assert second.instructions == "Second."
     assert [h.name for h in second.handoffs] == ["Other"]
     current = await catalog.get_version(org, a, 3)
     assert current == await catalog.get(org, a)
     assert current.instructions == "Third."
-    assert current.tools == ("t",)
+    assert current.tools == ["t"]
     for missing in (0, 4, 2**31):
         with pytest.raises(VersionNotFound):
             await catalog.get_version(org, a, missing)
@@ -187,10 +192,12 @@ async def test_pinned_versions_return_the_snapshot(db: Database, catalog: AgentC
         if not db.is_postgres:
             await catalog.poll()
         await wait_for_change(changes, expert)
-    assert (await catalog.get_version(org, a, 1)).handoffs == ()
+    pinned = await catalog.get_version(org, a, 1)
+    assert pinned.handoffs == ()
+    assert pinned.handoff_targets == []
 
 
-async def test_cache_is_bounded_lru(db: Database) -> None:
+async def test_cache_is_bounded_lru(db: Database, statements: StatementCount) -> None:
     org = await new_org(db)
     a, b, c = [await create(db, org, name) for name in ("A", "B", "C")]
     async with AgentCatalog.open(db, max_entries=2, poll_interval=3600) as catalog:
@@ -200,31 +207,33 @@ async def test_cache_is_bounded_lru(db: Database) -> None:
         await catalog.get(org, a)  # a is now the most recently used
         await catalog.get(org, c)  # evicts b
         assert catalog.stats.entries == 2
-        before = db.statements
+        before = statements.value
         await catalog.get(org, a)
         await catalog.get(org, c)
-        assert db.statements == before
+        assert statements.value == before
         await catalog.get(org, b)
-        assert db.statements == before + 1
+        assert statements.value == before + 1
 
 
-async def test_concurrent_misses_share_one_load(db: Database, catalog: AgentCatalog) -> None:
+async def test_concurrent_misses_share_one_load(
+    db: Database, catalog: AgentCatalog, statements: StatementCount
+) -> None:
     org = await new_org(db)
     a = await create(db, org, "Popular")
     await catalog.sync()
-    before = db.statements
+    before = statements.value
     results = await asyncio.gather(*(catalog.get(org, a) for _ in range(20)))
-    assert db.statements == before + 1
+    assert statements.value == before + 1
     assert all(r is results[0] for r in results)
 
 
-async def test_catalog_opens_from_a_url_and_an_engine(db: Database) -> None:
+async def test_catalog_opens_from_a_url_and_a_database(db: Database) -> None:
     org = await new_org(db)
     a = await create(db, org, "Opened")
     url = db.url.render_as_string(hide_password=False)
     async with AgentCatalog.open(url, poll_interval=3600) as catalog:
         assert (await catalog.get(org, a)).name == "Opened"
-    async with AgentCatalog.open(db.engine, poll_interval=3600) as catalog:
+    async with AgentCatalog.open(db, poll_interval=3600) as catalog:
         assert (await catalog.get(org, a)).name == "Opened"
         assert catalog.stats.listening
 

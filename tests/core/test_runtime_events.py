@@ -11,12 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from agents_core.agents.service import AgentService
-from agents_core.agents.transfer import AgentTransferService
-from agents_core.db.database import Connection, Database
+from agents_core.db.database import Database
 from agents_core.db.models import AgentEventRow
 from agents_core.errors import VersionMismatch
-from agents_core.events import feed
-from agents_core.events.recorder import NOTIFY_CHANNEL, record_events
+from agents_core.events.repository import NOTIFY_CHANNEL, Event, EventRepository
+from agents_core.events.service import EventService
 from agents_core.schemas import AgentEventKind, AgentExport, AgentUpdate
 from tests.conftest import orm_session
 from tests.core.conftest import new_org
@@ -25,7 +24,7 @@ from tests.core.test_runtime import create, until, update
 
 async def events_of(db: Database, org: uuid.UUID) -> list[tuple[uuid.UUID, int, str]]:
     async with db.connect() as conn:
-        page = await feed.list_events(conn, org, limit=500)
+        page = await EventService(conn).page(org, limit=500)
     return [(e.agent_id, e.version, e.kind.value) for e in page.events]
 
 
@@ -41,8 +40,8 @@ async def test_every_kind_of_change_records_one_event(db: Database) -> None:
     async with db.transaction() as conn:
         # Force: the two agents that hand off to the expert lose it first (each an update).
         await AgentService(conn).delete(org, expert, force=True)
-    async with orm_session(db) as session:
-        result = await AgentTransferService(session).import_agents(
+    async with db.connect() as conn:
+        result = await AgentService(conn).import_agents(
             org,
             [
                 AgentExport(name="Imported One", instructions="x"),
@@ -134,34 +133,38 @@ async def test_events_of_an_organization_are_numbered_in_commit_order(pg_url: st
         b = await create(database, org, "B")
         c = await create(database, other_org, "C")
         async with database.connect() as conn:
-            cursor = (await feed.list_events(conn, org)).next_cursor
+            cursor = (await EventService(conn).page(org)).next_cursor
 
-        first = database.sessions()
-        await first.begin()
-        # The first writer goes through an ORM session, the others through driver connections.
-        await record_events(
-            Connection.of_session(first), [(org, a, 9, AgentEventKind.UPDATED)], actor_id=None
+        first = database.connection()
+        first_transaction = first.transaction()
+        await first_transaction.__aenter__()
+        await EventRepository(first).record(
+            [Event(org, a, 9, AgentEventKind.UPDATED)], actor_id=None
         )
 
         async def second_writer() -> None:
             async with database.transaction() as conn:
-                await record_events(conn, [(org, b, 9, AgentEventKind.UPDATED)], actor_id=None)
+                await EventRepository(conn).record(
+                    [Event(org, b, 9, AgentEventKind.UPDATED)], actor_id=None
+                )
 
         second = asyncio.create_task(second_writer())
         # The second writer waits on the organization's lock (observed, not timed) ...
         await until(lambda: _advisory_waiters(pg_url))
         # ... while another organization's writer goes ahead.
         async with database.transaction() as conn:
-            await record_events(conn, [(other_org, c, 9, AgentEventKind.UPDATED)], actor_id=None)
+            await EventRepository(conn).record(
+                [Event(other_org, c, 9, AgentEventKind.UPDATED)], actor_id=None
+            )
         assert not second.done()
         # The feed does not show the uncommitted event, and nothing after it.
         async with database.connect() as conn:
-            assert (await feed.list_events(conn, org, after=cursor)).events == []
-        await first.commit()
-        await first.close()
+            assert (await EventService(conn).page(org, after=cursor)).events == []
+        await first_transaction.__aexit__(None, None, None)
+        await first.release()
         await second
         async with database.connect() as conn:
-            page = await feed.list_events(conn, org, after=cursor)
+            page = await EventService(conn).page(org, after=cursor)
         assert [(e.agent_id, e.version) for e in page.events] == [(a, 9), (b, 9)]
         assert page.events[0].id < page.events[1].id
     finally:
@@ -185,7 +188,9 @@ async def test_recorded_event_rows_hold_the_actor(db: Database) -> None:
     actor = uuid.uuid4()
     agent_id = await create(db, org, "Acted")
     async with db.transaction() as conn:
-        await record_events(conn, [(org, agent_id, 5, AgentEventKind.UPDATED)], actor_id=actor)
+        await EventRepository(conn).record(
+            [Event(org, agent_id, 5, AgentEventKind.UPDATED)], actor_id=actor
+        )
     async with orm_session(db) as session:
         rows = (
             await session.execute(

@@ -14,7 +14,7 @@ import pytest
 
 from agents_core.db import migrations
 from agents_core.db.database import Database
-from agents_core.events.recorder import NOTIFY_CHANNEL
+from agents_core.events.repository import NOTIFY_CHANNEL
 from agents_core.runtime import AgentCatalog
 from tests.conftest import Account, CreateAgent
 from tests.core.test_runtime import create, new_org, until, update, wait_for_change

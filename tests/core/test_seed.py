@@ -83,9 +83,9 @@ async def test_seed_creates_the_demo_and_a_second_run_changes_nothing(
 ) -> None:
     admin_email, member_email = unique_email("demo-admin"), unique_email("demo-member")
     name = f"Demo {secrets.token_hex(3)}"
-    async with orm_session(database) as session:
+    async with database.connect() as conn:
         first = await seed_demo(
-            session,
+            conn,
             organization_name=name,
             admin_email=admin_email,
             member_email=member_email,
@@ -154,9 +154,9 @@ async def test_seed_creates_the_demo_and_a_second_run_changes_nothing(
     )
 
     # Second run, even with a password given: nothing changes, and it says so.
-    async with orm_session(database) as session:
+    async with database.connect() as conn:
         second = await seed_demo(
-            session,
+            conn,
             organization_name=name,
             admin_email=admin_email.upper(),
             admin_password="a different password",
@@ -178,9 +178,9 @@ async def test_seed_restores_a_deleted_sample_agent_only(
     database: Database, client: httpx.AsyncClient
 ) -> None:
     admin_email = unique_email("demo-admin")
-    async with orm_session(database) as session:
+    async with database.connect() as conn:
         first = await seed_demo(
-            session,
+            conn,
             admin_email=admin_email,
             admin_password="admin password",
             member_email=unique_email("demo-member"),
@@ -197,8 +197,8 @@ async def test_seed_restores_a_deleted_sample_agent_only(
     )
     assert deleted.status_code == 204
 
-    async with orm_session(database) as session:
-        again = await seed_demo(session, admin_email=admin_email, member_email=first.member.email)
+    async with database.connect() as conn:
+        again = await seed_demo(conn, admin_email=admin_email, member_email=first.member.email)
     assert again.agents_created == ["Coding Expert"]
     assert again.agents_existing == ["Triage Agent"]
     after = {a["name"]: a for a in (await client.get("/api/v1/agents", headers=headers)).json()}
@@ -225,16 +225,16 @@ async def test_seed_refuses_emails_of_other_organizations(
     assert response.status_code == 201
     new_admin = unique_email("admin")
     with pytest.raises(Conflict):
-        async with orm_session(database) as session:
-            await seed_demo(session, admin_email=new_admin, member_email=taken)
+        async with database.connect() as conn:
+            await seed_demo(conn, admin_email=new_admin, member_email=taken)
     # All or nothing: the failed run left no demo admin (or organization) behind.
     async with orm_session(database) as session:
         found = await session.scalar(select(User.id).where(User.email == new_admin))
     assert found is None
     with pytest.raises(InvalidInput):
-        async with orm_session(database) as session:
+        async with database.connect() as conn:
             await seed_demo(
-                session,
+                conn,
                 admin_email=unique_email("a"),
                 admin_password="short",
                 member_email=unique_email("m"),

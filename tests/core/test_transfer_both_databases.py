@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from agents_core.agents import queries
 from agents_core.agents.service import AgentService
-from agents_core.agents.transfer import AgentTransferService, export_agents
 from agents_core.db.database import Database
 from agents_core.errors import InvalidHandoffTargets
 from agents_core.schemas import AgentExport, AgentModality, PanelType
-from tests.conftest import orm_session
 from tests.core.conftest import new_org
 
 BATCH = [
@@ -33,33 +30,33 @@ BATCH = [
 
 async def test_import_export_round_trip_and_duplicate(db: Database) -> None:
     source = await new_org(db)
-    async with orm_session(db) as session:
-        result = await AgentTransferService(session).import_agents(source, BATCH)
+    async with db.connect() as conn:
+        result = await AgentService(conn).import_agents(source, BATCH)
     assert (result.created, result.skipped) == (3, 0)
     by_name = {a.name: a for a in result.agents}
     assert by_name["Triage"].handoff_targets == [by_name["Coder"].id, by_name["Billing"].id]
     assert by_name["Coder"].handoff_targets == [by_name["Triage"].id]
 
     async with db.connect() as conn:
-        exported = await export_agents(conn, source)
+        exported = await AgentService(conn).export(source)
     target = await new_org(db)
-    async with orm_session(db) as session:
-        again = await AgentTransferService(session).import_agents(target, exported)
     async with db.connect() as conn:
-        round_trip = await export_agents(conn, target)
+        again = await AgentService(conn).import_agents(target, exported)
+    async with db.connect() as conn:
+        round_trip = await AgentService(conn).export(target)
     assert again.created == 3
     assert sorted(round_trip, key=lambda a: a.name) == sorted(exported, key=lambda a: a.name)
 
     # A second import of the same batch skips every name; a dry run writes nothing.
-    async with orm_session(db) as session:
-        repeat = await AgentTransferService(session).import_agents(target, exported)
-        dry = await AgentTransferService(session).import_agents(
+    async with db.connect() as conn:
+        repeat = await AgentService(conn).import_agents(target, exported)
+        dry = await AgentService(conn).import_agents(
             target, [AgentExport(name="New one", instructions="x")], dry_run=True
         )
     assert (repeat.created, repeat.skipped) == (0, 3)
     assert (dry.created, dry.agents) == (1, [])
     async with db.connect() as conn:
-        assert (await queries.list_agents(conn, target)).total == 3
+        assert (await AgentService(conn).page(target)).total == 3
 
     async with db.transaction() as conn:
         triage = next(a for a in again.agents if a.name == "Triage")
@@ -73,9 +70,9 @@ async def test_import_export_round_trip_and_duplicate(db: Database) -> None:
 async def test_bad_batch_creates_nothing(db: Database) -> None:
     org = await new_org(db)
     batch = [*BATCH, AgentExport(name="Lost", instructions="x", handoff_targets=["Nobody"])]
-    async with orm_session(db) as session:
+    async with db.connect() as conn:
         with pytest.raises(InvalidHandoffTargets) as caught:
-            await AgentTransferService(session).import_agents(org, batch)
+            await AgentService(conn).import_agents(org, batch)
     assert [e.field for e in caught.value.errors or []] == ["agents[3].handoff_targets[0]"]
     async with db.connect() as conn:
-        assert (await queries.list_agents(conn, org)).total == 0
+        assert (await AgentService(conn).page(org)).total == 0

@@ -10,9 +10,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
+from sqlalchemy.pool import NullPool
 
 from agents_core.db import migrations
-from agents_core.db.database import Database
+from agents_core.db.database import Database, create_engine
 from agents_core.db.models import metadata
 from tests.conftest import create_scratch_database, drop_scratch_database
 
@@ -33,20 +34,28 @@ async def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         await database.close()
 
 
+async def _inspect(database: Database, look: Any) -> Any:
+    engine = create_engine(database.url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(look)
+    finally:
+        await engine.dispose()
+
+
 async def _tables(database: Database) -> set[str]:
-    async with database.engine.connect() as conn:
-        names: list[str] = await conn.run_sync(lambda c: inspect(c).get_table_names())
+    names: list[str] = await _inspect(database, lambda c: inspect(c).get_table_names())
     return set(names) - {"alembic_version"}
 
 
 async def _diff(database: Database) -> list[Any]:
-    async with database.engine.connect() as conn:
-        return await conn.run_sync(
-            lambda c: compare_metadata(
-                MigrationContext.configure(c, opts={"compare_type": migrations.compare_type}),
-                metadata,
-            )
-        )
+    return await _inspect(  # type: ignore[no-any-return]
+        database,
+        lambda c: compare_metadata(
+            MigrationContext.configure(c, opts={"compare_type": migrations.compare_type}),
+            metadata,
+        ),
+    )
 
 
 # SQLite cannot reflect expression indexes (lower(name), lower(email)); those are compared on

@@ -29,6 +29,7 @@ from agents_api.problems import exception_handlers
 from agents_api.security import PUBLIC, RequestContextMiddleware, VerifiedTokens
 from agents_api.settings import Settings
 from agents_api.tokens import TokenCodec
+from agents_api.write_gates import WriteGates
 from agents_core.db import Database
 
 __all__ = ["create_app"]
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 "database": database,
                 "tokens": TokenCodec(settings.secret_key, settings.access_token_ttl),
                 "verified_tokens": VerifiedTokens(),
+                "write_gates": WriteGates(settings.db_timeout),
             }
         ),
         request_max_body_size=settings.max_body_size,

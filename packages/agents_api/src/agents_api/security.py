@@ -18,6 +18,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents_api.tokens import TokenCodec
+from agents_api.write_gates import WRITES
 from agents_core.api_keys.service import ApiKeyService, looks_like_api_key
 from agents_core.db import Connection, Database
 from agents_core.principal import Principal
@@ -111,26 +112,44 @@ class RequestContextMiddleware:
         state = scope["litestar_app"].state
         context = RequestContext(state.database)
         cast("dict[str, Any]", scope)[_CONTEXT_KEY] = context
+        opt = scope["route_handler"].opt
         try:
-            if not scope["route_handler"].opt.get("public"):
-                principal = await self._authenticate(
-                    scope, context, state.tokens, state.verified_tokens
-                )
-                context.principal = principal
-                scope["user"] = principal
-                scope["auth"] = principal
-
-            async def send_and_release(message: Message) -> None:
-                # The handler is done with the database once the response starts (its transaction
-                # has ended): give the connection back before
-                # writing to the client, so that requests waiting for one are not held up by it.
-                if message["type"] == "http.response.start":
-                    await context.close()
-                await send(message)
-
-            await self.app(scope, receive, send_and_release)
+            written = opt.get(WRITES)
+            if written is None:
+                await self._serve(scope, receive, send, context, opt)
+            else:
+                key = (written, scope["path_params"].get(written))
+                async with state.write_gates.passing(key, context.conn):
+                    await self._serve(scope, receive, send, context, opt)
         finally:
             await context.close()
+
+    async def _serve(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        context: RequestContext,
+        opt: dict[str, Any],
+    ) -> None:
+        if not opt.get("public"):
+            state = scope["litestar_app"].state
+            principal = await self._authenticate(
+                scope, context, state.tokens, state.verified_tokens
+            )
+            context.principal = principal
+            scope["user"] = principal
+            scope["auth"] = principal
+
+        async def send_and_release(message: Message) -> None:
+            # The handler is done with the database once the response starts (its transaction
+            # has ended): give the connection back before writing to the client, so that
+            # requests waiting for one are not held up by it.
+            if message["type"] == "http.response.start":
+                await context.close()
+            await send(message)
+
+        await self.app(scope, receive, send_and_release)
 
     @staticmethod
     async def _authenticate(

@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
+from agents_api.write_gates import WRITES
 from agents_core.agents.service import AgentService
 from agents_core.db import Connection
 from agents_core.errors import InvalidInput, VersionMismatch
@@ -25,6 +26,8 @@ from agents_core.schemas import (
 )
 
 MAX_INT32 = 2**31 - 1
+WRITES_AGENT = {WRITES: "agent_id"}
+"""Routes that lock one agent's row queue per agent in the process (see ``write_gates``)."""
 MAX_INT64 = 2**63 - 1
 
 IfMatch = Annotated[
@@ -163,6 +166,7 @@ class AgentController(Controller):
         "/{agent_id:uuid}",
         http_method=["PUT", "PATCH"],
         guards=[requires_admin],
+        opt=WRITES_AGENT,
         summary="Update an agent (partial; each change becomes a new version)",
         responses=problems(400, 401, 403, 404, 409, 412),
     )
@@ -186,6 +190,7 @@ class AgentController(Controller):
     @delete(
         "/{agent_id:uuid}",
         guards=[requires_admin],
+        opt=WRITES_AGENT,
         summary="Delete an agent (soft)",
         description="409 `agent_referenced` when other active agents hand off to it, unless "
         "`force=true`, which also removes it from their handoff targets (each a new version).",
@@ -232,6 +237,7 @@ class AgentController(Controller):
     @post(
         "/{agent_id:uuid}/versions/{version:int}/restore",
         guards=[requires_admin],
+        opt=WRITES_AGENT,
         status_code=200,
         summary="Restore a saved version (the replaced configuration is saved first)",
         responses=problems(400, 401, 403, 404, 409, 412),

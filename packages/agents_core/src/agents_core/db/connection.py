@@ -11,6 +11,8 @@ closed rather than reused, since the server may still be working on what it was 
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agents_core.db.driver_errors import domain_error
 from agents_core.db.query import Query
-from agents_core.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from agents_core.db.database import Database
@@ -47,11 +48,20 @@ class Connection:
     Not safe for concurrent use: one task at a time, like the connection it wraps.
     """
 
-    __slots__ = ("_database", "_depth")
+    __slots__ = ("_database", "_depth", "deadline")
 
     def __init__(self, database: Database) -> None:
         self._database = database
         self._depth = 0
+        self.deadline: float | None = None
+        """A ``time.monotonic()`` instant by which every wait of this lease must end, when the
+        caller already spent part of its time budget (see ``Database.timeout``)."""
+
+    def _wait(self) -> float:
+        """Seconds the next wait may take."""
+        if self.deadline is None:
+            return self._database.wait
+        return max(0.001, min(self._database.wait, self.deadline - time.monotonic()))
 
     @property
     def in_transaction(self) -> bool:
@@ -116,7 +126,7 @@ class PgConnection(Connection):
     async def _acquire(self) -> Any:
         raw = self._raw
         if raw is None:
-            raw = self._raw = await self._database._acquire_pg()
+            raw = self._raw = await self._database._acquire_pg(self._wait())
         return raw
 
     def _failed(self, exc: BaseException) -> BaseException:
@@ -139,8 +149,11 @@ class PgConnection(Connection):
         sql, order = query.pg()
         try:
             return await raw.fetch(  # type: ignore[no-any-return]
-                sql, *[params[name] for name in order], timeout=self._database.wait
+                sql, *[params[name] for name in order], timeout=self._wait()
             )
+        except asyncio.CancelledError:
+            self._discard()  # cut off mid-statement: its state is unknown
+            raise
         except Exception as exc:
             raise self._failed(exc) from exc
 
@@ -149,8 +162,11 @@ class PgConnection(Connection):
         sql, order = query.pg()
         try:
             return await raw.fetchrow(  # type: ignore[no-any-return]
-                sql, *[params[name] for name in order], timeout=self._database.wait
+                sql, *[params[name] for name in order], timeout=self._wait()
             )
+        except asyncio.CancelledError:
+            self._discard()  # cut off mid-statement: its state is unknown
+            raise
         except Exception as exc:
             raise self._failed(exc) from exc
 
@@ -158,7 +174,10 @@ class PgConnection(Connection):
         raw = self._raw or await self._acquire()
         sql, order = query.pg()
         try:
-            await raw.execute(sql, *[params[name] for name in order], timeout=self._database.wait)
+            await raw.execute(sql, *[params[name] for name in order], timeout=self._wait())
+        except asyncio.CancelledError:
+            self._discard()  # cut off mid-statement: its state is unknown
+            raise
         except Exception as exc:
             raise self._failed(exc) from exc
 
@@ -169,8 +188,11 @@ class PgConnection(Connection):
         sql, order = query.pg()
         try:
             await raw.executemany(
-                sql, [[row[name] for name in order] for row in rows], timeout=self._database.wait
+                sql, [[row[name] for name in order] for row in rows], timeout=self._wait()
             )
+        except asyncio.CancelledError:
+            self._discard()  # cut off mid-statement: its state is unknown
+            raise
         except Exception as exc:
             raise self._failed(exc) from exc
 
@@ -178,7 +200,10 @@ class PgConnection(Connection):
         """A statement without parameters (transaction control), bounded like the others."""
         raw = self._raw or await self._acquire()
         try:
-            await raw.execute(sql, timeout=self._database.wait)
+            await raw.execute(sql, timeout=self._wait())
+        except asyncio.CancelledError:
+            self._discard()  # cut off mid-statement: its state is unknown
+            raise
         except Exception as exc:
             raise self._failed(exc) from exc
 
@@ -216,8 +241,11 @@ class PgConnection(Connection):
                 list(keys),
                 channel,
                 list(payloads),
-                timeout=self._database.wait,
+                timeout=self._wait(),
             )
+        except asyncio.CancelledError:
+            self._discard()  # cut off mid-statement: its state is unknown
+            raise
         except Exception as exc:
             raise self._failed(exc) from exc
 
@@ -242,45 +270,39 @@ class SaConnection(Connection):
             self._sa = await self._database._acquire_sa()
         return self._sa
 
-    async def fetch(self, query: Query, params: Mapping[str, Any]) -> Sequence[Row]:
+    async def _run(self, query: Query, params: Any) -> Any:
+        """Run a statement; outside a transaction it commits at once, as on PostgreSQL
+        (SQLAlchemy would otherwise keep it in a transaction it began, rolled back at release)."""
         sa = self._sa or await self._acquire()
         try:
-            result = await sa.execute(query.statement, dict(params))
-            return result.all()
+            result = await sa.execute(query.statement, params)
+            rows = result.all() if result.returns_rows else None
+            if self._depth == 0:
+                await sa.commit()
+            return rows
         except Exception as exc:
+            if self._depth == 0 and sa.in_transaction():
+                await sa.rollback()
             raise domain_error(exc) from exc
+
+    async def fetch(self, query: Query, params: Mapping[str, Any]) -> Sequence[Row]:
+        rows: Sequence[Row] = await self._run(query, dict(params))
+        return rows
 
     async def fetchrow(self, query: Query, params: Mapping[str, Any]) -> Row | None:
-        sa = self._sa or await self._acquire()
-        try:
-            result = await sa.execute(query.statement, dict(params))
-            return result.first()
-        except Exception as exc:
-            raise domain_error(exc) from exc
+        rows: Sequence[Row] = await self._run(query, dict(params))
+        return rows[0] if rows else None
 
     async def execute(self, query: Query, params: Mapping[str, Any]) -> None:
-        sa = self._sa or await self._acquire()
-        try:
-            await sa.execute(query.statement, dict(params))
-        except Exception as exc:
-            raise domain_error(exc) from exc
+        await self._run(query, dict(params))
 
     async def execute_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> None:
-        if not rows:
-            return
-        sa = self._sa or await self._acquire()
-        try:
-            await sa.execute(query.statement, [dict(row) for row in rows])
-        except Exception as exc:
-            raise domain_error(exc) from exc
+        if rows:
+            await self._run(query, [dict(row) for row in rows])
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         sa = self._sa or await self._acquire()
-        if self._depth == 0 and sa.in_transaction():
-            # SQLAlchemy began a transaction for the reads before this one: they wrote
-            # nothing, so end it and give the writes their own.
-            await sa.rollback()
         try:
             begin = sa.begin_nested() if self._depth else sa.begin()
             await begin.start()

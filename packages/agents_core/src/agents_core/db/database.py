@@ -12,6 +12,7 @@ answering altogether).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -84,6 +85,10 @@ def create_engine(
     busy_ms = int(timeout * 1000)
 
     def pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # The driver's own transaction handling begins transactions late and by statement
+        # kind, which breaks savepoints (a first SAVEPOINT would begin, and its RELEASE commit,
+        # the whole transaction): SQLAlchemy begins them itself (``begin`` below).
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -91,7 +96,11 @@ def create_engine(
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         cursor.close()
 
+    def begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
     event.listen(engine.sync_engine, "connect", pragmas)
+    event.listen(engine.sync_engine, "begin", begin)
     return engine
 
 
@@ -172,10 +181,11 @@ class Database:
     async def ping(self, within: float | None = None) -> None:
         """``SELECT 1`` within ``within`` seconds (default: the database's own timeout);
         raises :class:`~agents_core.errors.DatabaseUnavailable` otherwise."""
+        seconds = within or self.wait
         try:
-            async with asyncio.timeout(within or self.wait):
-                async with self.connect() as conn:
-                    await conn.fetch(_PING, {})
+            async with asyncio.timeout(seconds), self.connect() as conn:
+                conn.deadline = time.monotonic() + seconds
+                await conn.fetch(_PING, {})
         except Exception as exc:
             raise domain_error(exc) from exc
 
@@ -227,11 +237,11 @@ class Database:
                     )
         return self._pool
 
-    async def _acquire_pg(self) -> Any:
+    async def _acquire_pg(self, within: float) -> Any:
         self._waiting += 1
         try:
             pool = self._pool or await self._pg_pool()
-            return await pool.acquire(timeout=self.timeout)
+            return await pool.acquire(timeout=min(within, self.timeout))
         except Exception as exc:
             raise domain_error(exc) from exc
         finally:
