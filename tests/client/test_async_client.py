@@ -224,12 +224,12 @@ async def test_update_patch_and_versions(admin_sdk: AsyncAgentsClient) -> None:
     assert [v.version for v in versions] == [2, 1]
     assert all(isinstance(v, AgentVersionPublic) for v in versions)
     first = await admin_sdk.agents.versions.get(agent.id, 1)
-    assert first.snapshot == agent.snapshot()
+    assert first.snapshot == agent.config()
     assert first.created_by == (await admin_sdk.auth.me()).id  # type: ignore[union-attr]
 
     restored = await admin_sdk.agents.versions.restore(agent.id, 1, expected_version=3)
     assert restored.current_version == 4
-    assert restored.snapshot() == agent.snapshot()
+    assert restored.config() == agent.config()
     assert [v.version for v in await admin_sdk.agents.versions.list(agent.id)] == [3, 2, 1]
     again = await admin_sdk.agents.versions.restore(str(agent.id), 2)
     assert again.instructions == "Be brief."

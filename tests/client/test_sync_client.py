@@ -120,9 +120,9 @@ def test_agents_every_method(sync_app: TestClient[Litestar], admin: AgentsClient
         admin.agents.update(expert.id, AgentUpdate(voice=None), expected_version=2)
 
     assert [v.version for v in admin.agents.versions.list(expert.id)] == [2, 1]
-    assert admin.agents.versions.get(expert.id, 1).snapshot == expert.snapshot()
+    assert admin.agents.versions.get(expert.id, 1).snapshot == expert.config()
     restored = admin.agents.versions.restore(expert.id, 1)
-    assert restored.snapshot() == expert.snapshot()
+    assert restored.config() == expert.config()
     assert restored.current_version == 4
 
     copy = admin.agents.duplicate(triage.id)
