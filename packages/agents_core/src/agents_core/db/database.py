@@ -32,7 +32,7 @@ from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-__all__ = ["Connection", "Database", "Query", "normalize_database_url", "violates"]
+__all__ = ["Connection", "Database", "PoolStatus", "Query", "normalize_database_url", "violates"]
 
 _PG_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 _PG_DIALECT.paramstyle = "numeric_dollar"
@@ -277,6 +277,7 @@ class Database:
         event.listen(self.engine.sync_engine, "before_cursor_execute", self._count_statement)
         self._pg_pool: Any = None
         self._pool_lock = asyncio.Lock()
+        self._waiting = 0
 
     def _count_statement(self, *_: Any) -> None:
         self.statements += 1
@@ -310,8 +311,15 @@ class Database:
         """A pooled connection, outside any transaction; returned to its pool on exit."""
         if self.is_postgres:
             pool = await self._driver_pool()
-            async with pool.acquire() as conn:
+            self._waiting += 1
+            try:
+                conn = await pool.acquire()
+            finally:
+                self._waiting -= 1
+            try:
                 yield Connection(self, pg=conn)
+            finally:
+                await pool.release(conn)
         else:
             async with self.engine.connect() as conn:
                 yield Connection(self, sa=conn)
@@ -338,6 +346,31 @@ class Database:
             pool, self._pg_pool = self._pg_pool, None
             await pool.close()
         await self.engine.dispose()
+
+    def pool_status(self) -> PoolStatus:
+        """The serving pool's connections now: open, checked out, and requests waiting for one.
+
+        PostgreSQL: the driver pool (waiters counted in :meth:`connect`). SQLite: SQLAlchemy's
+        pool, whose waiters are not counted.
+        """
+        if self.is_postgres:
+            pool = self._pg_pool
+            if pool is None:
+                return PoolStatus(size=0, in_use=0, waiting=self._waiting)
+            size = pool.get_size()
+            return PoolStatus(size=size, in_use=size - pool.get_idle_size(), waiting=self._waiting)
+        sa_pool: Any = self.engine.pool
+        in_use = int(sa_pool.checkedout()) if hasattr(sa_pool, "checkedout") else 0
+        idle = int(sa_pool.checkedin()) if hasattr(sa_pool, "checkedin") else 0
+        return PoolStatus(size=in_use + idle, in_use=in_use, waiting=0)
+
+
+class PoolStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """A connection pool's state at one moment (see :meth:`Database.pool_status`)."""
+
+    size: int
+    in_use: int
+    waiting: int
 
 
 _PING = Query(select(literal_column("1")))
