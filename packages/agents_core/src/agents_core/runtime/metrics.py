@@ -9,7 +9,7 @@ embeds it. Needs ``prometheus-client`` (the ``agents-core[metrics]`` extra); not
         register_catalog_metrics(catalog)  # into prometheus_client's default registry
         start_http_server(9100)
 
-The values are read from :meth:`AgentCatalog.stats` at each scrape: nothing is added to the
+The values are read from :attr:`AgentCatalog.stats` at each scrape: nothing is added to the
 catalog's lookups.
 """
 
@@ -37,7 +37,7 @@ class CatalogCollector(Collector):
         self._labels = dict(labels or {})
 
     def collect(self) -> Iterator[Metric]:
-        stats = self._catalog.stats()
+        stats = self._catalog.stats
         names = list(self._labels)
         values = list(self._labels.values())
 
