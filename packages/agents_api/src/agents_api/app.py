@@ -32,7 +32,7 @@ from agents_api.request_observer import RequestObserver
 from agents_api.security import PUBLIC, RequestContextMiddleware, VerifiedTokens
 from agents_api.settings import Settings
 from agents_api.tokens import TokenCodec
-from agents_api.tracing import RequestTracing
+from agents_api.tracing import RequestTracing, skip_litestar_probe
 from agents_core.db.database import Database
 
 __all__ = ["create_app"]
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             if owns_database:
                 await database.close()
 
+    undo_probe_skip = skip_litestar_probe(settings.tracing)
     app = Litestar(
         route_handlers=[
             *PUBLIC_HANDLERS,
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         logging_config=None,
         debug=False,
     )
+    undo_probe_skip()
     # Around Litestar's own entry point, so that it sees every response, the router's too.
     app.asgi_handler = RequestObserver(
         app.asgi_handler, metrics=metrics, log_requests=settings.access_log

@@ -7,8 +7,9 @@ library). On, which needs the ``agents-api[otel]`` extra:
   (``GET /api/v1/agents/{agent_id}``) with ``http.route`` set once the route is known;
 - a span per database statement as its descendant: on PostgreSQL the statements run on asyncpg
   connections (the driver path and SQLAlchemy's asyncpg dialect alike), so asyncpg is
-  instrumented; on SQLite they run through SQLAlchemy, whose engine is instrumented. Statement
-  text is recorded, parameters are not.
+  instrumented (opentelemetry-instrumentation-asyncpg); on SQLite they run through SQLAlchemy,
+  whose engine events start and end a span per statement. Statement text is recorded,
+  parameters are not.
 
 The tracer provider is the process's global one when something else set it up (for example
 ``opentelemetry-instrument``); otherwise one is made from the environment: ``OTEL_SERVICE_NAME``
@@ -19,7 +20,8 @@ The tracer provider is the process's global one when something else set it up (f
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,9 +32,42 @@ if TYPE_CHECKING:
 
     from agents_core.db.database import Database
 
-__all__ = ["EXPORTERS", "RequestTracing", "tracing_requested", "tracing_setup_error"]
+__all__ = [
+    "EXPORTERS",
+    "RequestTracing",
+    "skip_litestar_probe",
+    "tracing_requested",
+    "tracing_setup_error",
+]
 
 EXPORTERS = ("otlp", "console", "none")
+
+
+_LITESTAR_PLUGIN = "litestar.plugins.opentelemetry"
+
+
+def skip_litestar_probe(tracing: bool) -> Callable[[], None]:
+    """Keep Litestar from importing OpenTelemetry for an app built without traces (``tracing``
+    false); returns the function that undoes it, to call once the app is built.
+
+    Every ``Litestar(...)`` imports its OpenTelemetry plugin to look for one (and ignores an
+    ``ImportError``); with the ``otel`` extra installed that loads OpenTelemetry's API and ASGI
+    instrumentation (~1.4 MiB in each worker) for nothing. A ``None`` entry in ``sys.modules``
+    makes that import fail, for as long as the app is being built.
+    """
+    if tracing or _LITESTAR_PLUGIN in sys.modules:
+        return _nothing_to_undo
+    sys.modules[_LITESTAR_PLUGIN] = None  # type: ignore[assignment]
+
+    def undo() -> None:
+        if sys.modules.get(_LITESTAR_PLUGIN, ...) is None:
+            del sys.modules[_LITESTAR_PLUGIN]
+
+    return undo
+
+
+def _nothing_to_undo() -> None:
+    pass
 
 
 def _exporter_names(environ: Mapping[str, str]) -> list[str]:
@@ -131,6 +166,51 @@ class SpanRouteNaming:
         await self.app(scope, receive, send)
 
 
+def _trace_sqlalchemy_statements(database: Database, provider: AnyTracerProvider) -> None:
+    """A span per statement that SQLAlchemy runs on the database's engine (the SQLite path).
+
+    opentelemetry-instrumentation-sqlalchemy refuses the SQLAlchemy this project uses; two
+    engine events do the same here: the statement's text, never its parameters.
+    """
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+    from sqlalchemy import event
+
+    tracer = provider.get_tracer(__name__)
+    engine = database.engine.sync_engine
+    system = engine.dialect.name
+    key = "_agents_span"
+
+    def before(
+        _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        operation = statement.lstrip().split(" ", 1)[0].upper()
+        span = tracer.start_span(
+            f"{operation} {system}",
+            kind=SpanKind.CLIENT,
+            attributes={"db.system": system, "db.statement": statement},
+        )
+        setattr(context, key, span)
+
+    def after(
+        _conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool
+    ) -> None:
+        span = getattr(context, key, None)
+        if span is not None:
+            span.end()
+
+    def failed(exception_context: Any) -> None:
+        span = getattr(exception_context.execution_context, key, None)
+        if span is not None:
+            span.set_status(
+                Status(StatusCode.ERROR, type(exception_context.original_exception).__name__)
+            )
+            span.end()
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    event.listen(engine, "handle_error", failed)
+
+
 def _span_details(scope: Scope) -> tuple[str, dict[str, Any]]:
     # Until routing has found the template, the span is named after the method alone.
     return str(scope.get("method", "HTTP")), {}
@@ -156,11 +236,7 @@ class RequestTracing:
             if not instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.instrument(tracer_provider=current)
         else:
-            from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-
-            instrumentor = SQLAlchemyInstrumentor()
-            if not instrumentor.is_instrumented_by_opentelemetry:
-                instrumentor.instrument(engine=database.engine.sync_engine, tracer_provider=current)
+            _trace_sqlalchemy_statements(database, current)
 
     def plugin(self) -> InitPlugin:
         from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
