@@ -183,7 +183,7 @@ def _trace_sqlalchemy_statements(database: Database, provider: AnyTracerProvider
     def before(
         _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool
     ) -> None:
-        operation = statement.lstrip().split(" ", 1)[0].upper()
+        operation = statement.split(None, 1)[0].upper() if statement.strip() else "SQL"
         span = tracer.start_span(
             f"{operation} {system}",
             kind=SpanKind.CLIENT,
