@@ -13,7 +13,12 @@ drives three workloads with wrk (1 thread, 16 connections):
 - ``list``: ``GET /api/v1/agents?limit=100``,
 - ``put``:  ``PUT /api/v1/agents/{id}``, each request a real change (a new version).
 
-The two servers run alternately, several rounds; the medians are reported with the server's
+With ``--observed``, a third server joins them: the app as deployed, with its request log
+(one text line per request, to a file) and ``/metrics`` counting every request, so that what
+observability costs is measured side by side (the plain ``app`` runs without either:
+``--no-access-log`` and ``AGENTS_METRICS=false``).
+
+The servers run alternately, several rounds; the medians are reported with the server's
 CPU time per request (utime + stime from /proc/<pid>/stat over the run) and its peak RSS
 (VmHWM), and every figure also as a ratio to the raw baseline. Results go to
 ``benchmarks/results/http.json``. Needs Linux (/proc) and wrk (``apt-get install -y wrk``).
@@ -382,6 +387,12 @@ def summarize(rounds: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, A
             raw = medians(by_server["raw"])
             entry["raw"] = raw
             entry["ratio"] = {k: round(app[k] / raw[k], 3) for k in app if raw[k]}
+        if by_server.get("observed"):
+            observed = medians(by_server["observed"])
+            entry["observed"] = observed
+            entry["observed_vs_app"] = {
+                k: round(observed[k] / app[k], 3) for k in observed if app[k]
+            }
         summary[workload] = entry
     return summary
 
@@ -403,7 +414,7 @@ def print_table(
     )
     print("|---|---|---|---|---|---|---|---|")
     for workload, entry in summary.items():
-        for server in ("app", "raw"):
+        for server in ("app", "observed", "raw"):
             if server not in entry:
                 continue
             m = entry[server]
@@ -414,9 +425,19 @@ def print_table(
                 f"| {labels[workload]} | {server} | {m['rps']:.0f} | {m['p50_ms']:.2f} | "
                 f"{m['p99_ms']:.2f} | {m['cpu_ms']:.3f} | {rps_ratio} | {cpu_ratio} |"
             )
+    for workload, entry in summary.items():
+        if "observed_vs_app" in entry:
+            cost = entry["observed"]["cpu_ms"] - entry["app"]["cpu_ms"]
+            print(
+                f"{labels[workload]}: request log and metrics cost {cost * 1000:+.1f} µs CPU "
+                f"per request ({entry['observed_vs_app']['cpu_ms']:.3f}x the app's CPU)"
+            )
     print()
-    print(f"Peak RSS under load: app {rss['app']:.1f} MiB, raw {rss['raw']:.1f} MiB")
-    for server in ("app", "raw"):
+    print(
+        "Peak RSS under load: "
+        + ", ".join(f"{name} {value:.1f} MiB" for name, value in rss.items())
+    )
+    for server in by_workload:
         peaks = ", ".join(f"{w} {v:.1f}" for w, v in by_workload[server].items())
         print(f"  {server}: idle after set-up {idle[server]:.1f} MiB; peak per workload: {peaks}")
 
@@ -447,6 +468,11 @@ def main() -> None:
     parser.add_argument(
         "--workloads", default="get,list,put", help="comma-separated: get, list, put"
     )
+    parser.add_argument(
+        "--observed",
+        action="store_true",
+        help="also run the app with its request log and metrics on, alternately with the others",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit(
@@ -468,24 +494,22 @@ def main() -> None:
             "AGENTS_VAR_DIR": str(work),
             "PYTHONUNBUFFERED": "1",
         }
-        app = Server(
-            "app",
-            [
-                sys.executable,
-                "-c",
-                "from agents_api.cli import main; main()",
-                "run",
-                "--workers",
-                "1",
-                "--no-access-log",
-                "--port",
-                str(port := free_port()),
-            ],
-            env,
-            port,
-        )
-        servers.append(app)
-        app.wait_ready("/health")
+
+        def start_app(name: str, *, observed: bool) -> Server:
+            port = free_port()
+            argv = [sys.executable, "-c", "from agents_api.cli import main; main()", "run"]
+            argv += ["--workers", "1", "--port", str(port)]
+            argv.append("--access-log" if observed else "--no-access-log")
+            server = Server(
+                name, argv, {**env, "AGENTS_METRICS": "true" if observed else "false"}, port
+            )
+            servers.append(server)
+            server.wait_ready("/health")
+            return server
+
+        app = start_app("app", observed=False)
+        # Started after the app has migrated the database (both serve the same one).
+        observed = start_app("observed", observed=True) if args.observed else None
         raw = Server(
             "raw",
             [sys.executable, str(HERE / "raw_baseline.py"), "--port", str(port := free_port())],
@@ -512,7 +536,7 @@ def main() -> None:
 
         # Peak RSS of each run, kept per workload: VmHWM is reset before every run (the
         # maximum over the runs is the peak since set-up, as nothing runs in between).
-        by_workload: dict[str, dict[str, float]] = {"app": {}, "raw": {}}
+        by_workload: dict[str, dict[str, float]] = {server.name: {} for server in servers}
 
         def one(server: Server, workload: str, duration: float) -> dict[str, Any]:
             server.reset_peak_rss()
@@ -530,18 +554,20 @@ def main() -> None:
             return run
 
         # Set-up peaks (a sign-up hashes the password with argon2, 64 MiB) are not the load's.
-        setup_rss = {"app": app.peak_rss_mib(), "raw": raw.peak_rss_mib()}
-        idle_rss = {"app": app.rss_mib(), "raw": raw.rss_mib()}
+        setup_rss = {server.name: server.peak_rss_mib() for server in servers}
+        idle_rss = {server.name: server.rss_mib() for server in servers}
         print("warming up …", flush=True)
         for workload in workloads:
-            for server in (app, raw) if workload != "put" else (app,):
-                one(server, workload, 2)
+            for server in servers:
+                if server is not raw or workload != "put":
+                    one(server, workload, 2)
 
         results: dict[str, dict[str, list[dict[str, Any]]]] = {
-            w: {"app": [], "raw": []} for w in workloads
+            w: {server.name: [] for server in servers} for w in workloads
         }
         for n in range(args.rounds):
-            order = (app, raw) if n % 2 == 0 else (raw, app)
+            # Each round starts with another server: none always runs first or last.
+            order = servers[n % len(servers) :] + servers[: n % len(servers)]
             for workload in workloads:
                 for server in order:
                     if server is raw and workload == "put":
@@ -569,7 +595,11 @@ def main() -> None:
                     "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "machine": machine(pg),
                     "config": {
-                        "server": "agents run --workers 1 --no-access-log (uvicorn)",
+                        "server": "agents run --workers 1 --no-access-log (uvicorn), "
+                        "AGENTS_METRICS=false",
+                        "observed": "agents run --workers 1 --access-log, metrics on"
+                        if observed is not None
+                        else None,
                         "load": f"wrk -t1 -c{args.connections} -d{args.duration:g}s",
                         "rounds": args.rounds,
                         "agents": AGENTS,

@@ -130,11 +130,17 @@ async def test_login(client: httpx.AsyncClient, admin: Account) -> None:
 async def test_login_does_not_reveal_whether_email_exists(
     client: httpx.AsyncClient, admin: Account
 ) -> None:
+    # One request id for both, so that the whole answers can be compared.
+    same_id = {"X-Request-ID": "same-id"}
     wrong_password = await client.post(
-        "/api/v1/auth/login", json={"email": admin.email, "password": "wrong password"}
+        "/api/v1/auth/login",
+        json={"email": admin.email, "password": "wrong password"},
+        headers=same_id,
     )
     unknown_email = await client.post(
-        "/api/v1/auth/login", json={"email": unique_email(), "password": "wrong password"}
+        "/api/v1/auth/login",
+        json={"email": unique_email(), "password": "wrong password"},
+        headers=same_id,
     )
     assert wrong_password.status_code == unknown_email.status_code == 401
     assert wrong_password.json() == unknown_email.json()

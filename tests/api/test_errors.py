@@ -171,7 +171,7 @@ async def test_unexpected_error_is_500_without_internals(pg_url: str, database: 
     problem = assert_problem(response, 500, "internal_error")
     assert "secret" not in response.text
     assert "Traceback" not in response.text
-    assert set(problem) == {"type", "title", "status", "detail", "code"}
+    assert set(problem) == {"type", "title", "status", "detail", "code", "request_id"}
 
 
 class _Proxy:

@@ -55,11 +55,13 @@ async def test_users_are_scoped_to_the_organization(
     listed = await client.get("/api/v1/users", headers=other.headers)
     assert [u["email"] for u in listed.json()] == [other.email]
     # Another organization's user is 404, exactly like a user that never existed.
+    # One request id for both, so that the whole answers can be compared.
+    headers = {**other.headers, "X-Request-ID": "same-id"}
     foreign = await client.patch(
-        f"/api/v1/users/{member.user_id}", json={"full_name": "x"}, headers=other.headers
+        f"/api/v1/users/{member.user_id}", json={"full_name": "x"}, headers=headers
     )
     missing = await client.patch(
-        f"/api/v1/users/{uuid.uuid4()}", json={"full_name": "x"}, headers=other.headers
+        f"/api/v1/users/{uuid.uuid4()}", json={"full_name": "x"}, headers=headers
     )
     assert foreign.status_code == missing.status_code == 404
     assert foreign.json() == missing.json()

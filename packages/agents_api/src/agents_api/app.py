@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,10 +26,13 @@ from agents_api.controllers.events import AgentEventController
 from agents_api.controllers.health import HealthController
 from agents_api.controllers.users import UserController
 from agents_api.dependencies import dependencies
+from agents_api.metrics import AppMetrics, metrics_endpoint
 from agents_api.problems import exception_handlers
+from agents_api.request_observer import RequestObserver
 from agents_api.security import PUBLIC, RequestContextMiddleware, VerifiedTokens
 from agents_api.settings import Settings
 from agents_api.tokens import TokenCodec
+from agents_api.tracing import RequestTracing, skip_litestar_probe
 from agents_api.write_gates import WriteGates
 from agents_core.db import Database
 
@@ -58,6 +62,10 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             settings.database_url, pool_size=settings.db_pool_size, timeout=settings.db_timeout
         )
 
+    metrics = AppMetrics(database, token=settings.metrics_token) if settings.metrics else None
+    # Off, this imports nothing of OpenTelemetry.
+    tracing = RequestTracing(database, os.environ) if settings.tracing else None
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if settings.migrate_on_start:
@@ -74,17 +82,22 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         try:
             yield
         finally:
+            if tracing is not None:
+                tracing.shutdown()
             if owns_database:
                 await database.close()
 
-    return Litestar(
+    undo_probe_skip = skip_litestar_probe(settings.tracing)
+    app = Litestar(
         route_handlers=[
             *PUBLIC_HANDLERS,
+            *([metrics_endpoint] if metrics is not None else []),
             # Every other route takes a bearer credential; the OpenAPI document says so per route.
             Router("/", route_handlers=ROUTE_HANDLERS, security=[{"bearer": []}]),
         ],
         dependencies=dependencies,
         middleware=[
+            *([tracing.middleware] if tracing is not None else []),
             DefineMiddleware(BodyLimitMiddleware, limit=settings.max_body_size),
             RequestContextMiddleware,
         ],
@@ -97,6 +110,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 "tokens": TokenCodec(settings.secret_key, settings.access_token_ttl),
                 "verified_tokens": VerifiedTokens(),
                 "write_gates": WriteGates(settings.db_timeout),
+                "metrics": metrics,
             }
         ),
         request_max_body_size=settings.max_body_size,
@@ -120,6 +134,15 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 }
             ),
         ),
-        plugins=[AgentsCLIPlugin()],
+        plugins=[AgentsCLIPlugin(), *([tracing.plugin()] if tracing is not None else [])],
+        # The server process configures logging once (agents_api.logs); an app must not
+        # reconfigure the logging of the process that builds it.
+        logging_config=None,
         debug=False,
     )
+    undo_probe_skip()
+    # Around Litestar's own entry point, so that it sees every response, the router's too.
+    app.asgi_handler = RequestObserver(
+        app.asgi_handler, metrics=metrics, log_requests=settings.access_log
+    )
+    return app

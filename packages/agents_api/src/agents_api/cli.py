@@ -12,10 +12,13 @@ def main() -> None:
     from agents_api.settings import Settings, SettingsError
 
     try:
-        Settings.from_env()
+        settings = Settings.from_env()
     except SettingsError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+    from agents_api import logs
+
+    logs.configure(settings.log_level, settings.log_format)
     os.environ.setdefault("LITESTAR_APP", "agents_api.app:create_app")
     from litestar.cli.main import litestar_group
 

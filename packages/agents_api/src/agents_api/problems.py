@@ -15,6 +15,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 
+from agents_api.request_ids import current_request_id
 from agents_core.errors import (
     ConcurrentChange,
     Conflict,
@@ -68,6 +69,9 @@ def problem_response(
     problem["code"] = code or _STATUS_CODES.get(status, "error")
     if errors:
         problem["errors"] = errors
+    request_id = current_request_id()
+    if request_id is not None:
+        problem["request_id"] = request_id
     return Response(
         content=msgspec.json.encode(problem),
         status_code=status,

@@ -14,6 +14,7 @@ checked, so that ``--help`` and configuration errors are fast and clear.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -47,8 +48,7 @@ def command(
     ]
     if uds is not None:
         argv += ["--uds", uds]
-    if not access_log:
-        argv.append("--no-access-log")
+    argv.append("--access-log" if access_log else "--no-access-log")
     if reload:
         argv.append("--reload")
     return argv
@@ -65,7 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--uds", default=None, help="Bind to this UNIX domain socket instead.")
     parser.add_argument(
-        "--access-log", action=argparse.BooleanOptionalAction, default=True, dest="access_log"
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        dest="access_log",
+        help="One log line per request (default: AGENTS_ACCESS_LOG, else on).",
     )
     parser.add_argument("--reload", action="store_true")
     return parser
@@ -78,11 +82,18 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from agents_api.settings import Settings, SettingsError
 
+    if args.access_log is not None:
+        # Through the environment: with --workers N, each worker builds the app from it.
+        os.environ["AGENTS_ACCESS_LOG"] = "true" if args.access_log else "false"
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+    from agents_api import logs
+
+    log_config = logs.configure(settings.log_level, settings.log_format)
 
     import uvicorn
 
@@ -90,7 +101,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "host": args.host,
         "port": args.port,
         "uds": args.uds,
-        "access_log": args.access_log,
+        # The app logs each request itself (agents_api.request_observer), with its id and
+        # route template; uvicorn's line would repeat it, query string included.
+        "access_log": False,
+        # Applied again by uvicorn in each worker process it starts.
+        "log_config": log_config,
         "loop": "auto",
         "http": "auto",
         # The API has no WebSocket routes; "auto" would import the websockets package (~1.7 MiB

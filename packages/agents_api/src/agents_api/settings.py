@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["Settings", "SettingsError"]
 
@@ -64,6 +65,16 @@ def _seconds(
     return value
 
 
+def _choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise SettingsError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return value
+
+
 def _secret_key(environ: Mapping[str, str], env: str, var_dir: Path) -> str:
     key = environ.get("AGENTS_SECRET_KEY", "")
     if key:
@@ -106,6 +117,16 @@ class Settings:
     db_pool_size: int = 10
     db_timeout: float = 5.0
     max_body_size: int = 1024 * 1024
+    log_level: str = "info"
+    log_format: str = "text"
+    access_log: bool = True
+    """One log line per request (``--no-access-log`` turns it off)."""
+    metrics: bool = True
+    """Serve ``GET /metrics`` and count requests for it."""
+    metrics_token: str | None = None
+    """Bearer token ``/metrics`` asks for; open when None."""
+    tracing: bool = False
+    """OpenTelemetry traces, as the standard ``OTEL_*`` variables ask."""
 
     @property
     def is_production(self) -> bool:
@@ -136,4 +157,22 @@ class Settings:
             migrate_on_start=_bool(environ, "AGENTS_MIGRATE_ON_START", True),
             db_pool_size=_int(environ, "AGENTS_DB_POOL_SIZE", 10, minimum=1, maximum=1000),
             db_timeout=_seconds(environ, "AGENTS_DB_TIMEOUT", 5.0, minimum=0.1, maximum=600),
+            **_observability(environ),
         )
+
+
+def _observability(environ: Mapping[str, str]) -> dict[str, Any]:
+    from agents_api.logs import LOG_FORMATS, LOG_LEVELS
+    from agents_api.tracing import tracing_requested, tracing_setup_error
+
+    tracing = tracing_requested(environ)
+    if tracing and (problem := tracing_setup_error(environ)) is not None:
+        raise SettingsError(problem)
+    return {
+        "log_level": _choice(environ, "AGENTS_LOG_LEVEL", "info", LOG_LEVELS),
+        "log_format": _choice(environ, "AGENTS_LOG_FORMAT", "text", LOG_FORMATS),
+        "access_log": _bool(environ, "AGENTS_ACCESS_LOG", True),
+        "metrics": _bool(environ, "AGENTS_METRICS", True),
+        "metrics_token": environ.get("AGENTS_METRICS_TOKEN", "").strip() or None,
+        "tracing": tracing,
+    }

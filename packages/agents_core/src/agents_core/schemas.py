@@ -181,6 +181,8 @@ class ProblemDetails(Struct, kw_only=True, omit_defaults=True):
     code: str | None = None
     errors: list[FieldError] | None = None
     instance: str | None = None
+    request_id: str | None = None
+    """The request's ``X-Request-ID``: quote it when reporting the error."""
 
 
 class HealthStatus(Struct, kw_only=True):
