@@ -384,7 +384,7 @@ async def test_metrics_show_the_pool_in_use(pg_url: str, database: Database) -> 
     ) as client:
         await client.get("/health/ready")  # the pool exists
         idle = await client.get("/metrics")
-        async with database.connect(), database.connect():
+        async with database.transaction(), database.transaction():
             busy = await client.get("/metrics")
     assert (
         sample(busy.text, "agents_db_pool_in_use") == sample(idle.text, "agents_db_pool_in_use") + 2
@@ -393,14 +393,14 @@ async def test_metrics_show_the_pool_in_use(pg_url: str, database: Database) -> 
 
 
 async def test_pool_status_counts_requests_waiting_for_a_connection(pg_url: str) -> None:
-    database = Database(pg_url, driver_pool_size=1)
+    database = Database(pg_url, pool_size=1)
     try:
-        async with database.connect():
+        async with database.transaction():
             assert database.pool_status().in_use == 1
             assert database.pool_status().waiting == 0
 
             async def second() -> None:
-                async with database.connect():
+                async with database.transaction():
                     pass
 
             task = asyncio.create_task(second())

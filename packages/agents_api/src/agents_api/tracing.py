@@ -176,7 +176,7 @@ def _trace_sqlalchemy_statements(database: Database, provider: AnyTracerProvider
     from sqlalchemy import event
 
     tracer = provider.get_tracer(__name__)
-    engine = database.engine.sync_engine
+    engine = database.sqlalchemy_engine().sync_engine
     system = engine.dialect.name
     key = "_agents_span"
 

@@ -265,13 +265,17 @@ class Database:
     async def _acquire_sa(self) -> AsyncConnection:
         self._waiting += 1
         try:
-            return await self._engine().connect()
+            return await self.sqlalchemy_engine().connect()
         except Exception as exc:
             raise domain_error(exc) from exc
         finally:
             self._waiting -= 1
 
-    def _engine(self) -> AsyncEngine:
+    def sqlalchemy_engine(self) -> AsyncEngine:
+        """The SQLAlchemy engine whose pool serves SQLite (made on first use). PostgreSQL's
+        pool is asyncpg's own: there is no engine there."""
+        if self.is_postgres:
+            raise RuntimeError("a PostgreSQL database is served by asyncpg's pool, not an engine")
         if self._sa_engine is None:
             options: dict[str, Any] = {}
             if self.url.database not in (None, "", ":memory:"):
