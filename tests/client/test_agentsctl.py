@@ -285,6 +285,22 @@ def test_new_agents_handing_off_to_each_other_apply(org: Org, tmp_path: Path) ->
     assert org.ctl("diff", directory).code == 0
 
 
+def test_prune_deletes_agents_that_hand_off_to_each_other(org: Org, tmp_path: Path) -> None:
+    seed(org)
+    directory = tmp_path / "agents"
+    assert org.ctl("pull", directory).code == 0
+    # Coding and Triage hand off to each other (and Triage to Billing): remove those two.
+    (directory / "coding-expert.yaml").unlink()
+    (directory / "triage-agent.yaml").unlink()
+    applied = org.ctl("apply", directory, "--prune", "--yes")
+    assert applied.code == 0, applied.err
+    assert "[1/3] cleared the handoffs of 'Coding Expert'" in applied.out
+    assert "[2/3] deleted 'Triage Agent'" in applied.out
+    assert "[3/3] deleted 'Coding Expert'" in applied.out
+    assert sorted(org.by_name()) == ["Billing Expert"]
+    assert set(lock_of(directory)["agents"]) == {"billing-expert.yaml"}
+
+
 def test_an_existing_agent_can_hand_off_to_a_new_one(org: Org, tmp_path: Path) -> None:
     seed(org)
     directory = tmp_path / "agents"

@@ -31,7 +31,7 @@ from agents_client.ctl.agent_files import (
 from agents_client.ctl.applier import Applier, ApplyFailed
 from agents_client.ctl.lock import Lock, LockEntry, LockError, digests, read_lock, write_lock
 from agents_client.ctl.plan import Plan, PlanError, make_plan, unapplied_changes
-from agents_client.ctl.report import count, render_plan, render_problems, render_steps, summary
+from agents_client.ctl.report import count, render_plan, render_problems, render_steps
 from agents_client.ctl.server import ServerChanging, ServerState, read_server
 from agents_client.errors import (
     AgentsError,
@@ -156,7 +156,7 @@ class Context:
                 "report it if it persists"
             )
         if isinstance(error, APIStatusError):
-            if error.status == 404 and error.code is None:
+            if error.status == 404 and error.code in (None, "not_found"):
                 return (
                     f"{url} has no such route (404): AGENTS_URL must be the API's base URL, "
                     "e.g. https://agents.example.com"
@@ -339,7 +339,10 @@ def apply(ctx: Context, args: argparse.Namespace) -> int:
                 f"{settled}"
             ) from None
         write_lock(directory, new_lock)
-        ctx.say(f"Applied. {summary(plan).removeprefix('Plan: ')}")
+        ctx.say(
+            f"Applied: {len(plan.creates)} created, {len(plan.updates)} updated, "
+            f"{len(plan.deletes)} deleted, {len(plan.unchanged)} unchanged."
+        )
         return EXIT_OK
 
 
@@ -373,7 +376,8 @@ def _diff_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--prune",
         action="store_true",
-        help="plan to delete the agents whose files were removed",
+        help="delete the agents whose files were removed (agents these files never held are "
+        "conflicts: deleted only with --force)",
     )
 
 
