@@ -4,8 +4,10 @@ agent files (names, reading with lines, writing); what ``pull`` would lose."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -501,3 +503,11 @@ def test_reading_a_bad_file_names_the_line(text: str, expected: str) -> None:
     with pytest.raises(AgentFileError) as caught:
         read_agent_file("a.yaml", text)
     assert str(caught.value.problem).startswith(expected)
+
+
+def test_the_readme_example_file_is_what_pull_writes() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    section = readme.split("## Configuration as code", 1)[1]
+    example = re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)[0]
+    agent = read_agent_file("README.md", example)
+    assert render_agent(agent.config) == example
