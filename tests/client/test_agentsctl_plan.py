@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -511,3 +513,14 @@ def test_the_readme_example_file_is_what_pull_writes() -> None:
     example = re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)[0]
     agent = read_agent_file("README.md", example)
     assert render_agent(agent.config) == example
+
+
+def test_agentsctl_needs_nothing_but_the_sdk() -> None:
+    code = (
+        "import sys, agents_client.ctl.cli\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "{'sqlalchemy', 'asyncpg', 'aiosqlite', 'alembic', 'litestar', 'agents_api'})\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
