@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import httpx
 import pytest
@@ -58,7 +58,7 @@ class Org:
     key: str
     sdk: AgentsClient
 
-    def ctl(self, *argv: str | Path, stdin: io.StringIO | None = None) -> Run:
+    def ctl(self, *argv: str | Path, stdin: TextIO | None = None) -> Run:
         out, err = io.StringIO(), io.StringIO()
         code = main(
             [str(a) for a in argv],
@@ -532,6 +532,37 @@ def test_apply_asks_and_refuses_to_ask_without_a_terminal(org: Org, tmp_path: Pa
     assert "Dry run: nothing was written." in dry.out
     assert org.by_name() == {}
     assert not (directory / "agents.lock").exists()
+
+
+def test_apply_asks_on_a_terminal(org: Org, tmp_path: Path) -> None:
+    directory = tmp_path / "agents"
+    directory.mkdir()
+    (directory / "a.yaml").write_text("name: A\ninstructions: Hi.\n")
+    for answer, code in (("n", 1), ("yes", 0)):
+        main_end, terminal_end = os.openpty()
+        os.write(main_end, f"{answer}\n".encode())
+        with os.fdopen(terminal_end, "r") as terminal:
+            run = org.ctl("apply", directory, stdin=terminal)
+        os.close(main_end)
+        assert run.code == code, run.err
+        assert f"Apply this plan to {org.http.base_url}? [y/N] " in run.out
+        if answer == "n":
+            assert "apply cancelled: nothing was written" in run.err
+            assert org.by_name() == {}
+    assert sorted(org.by_name()) == ["A"]
+
+
+def test_a_lock_that_is_not_one_is_named(org: Org, tmp_path: Path) -> None:
+    seed(org)
+    directory = tmp_path / "agents"
+    directory.mkdir()
+    (directory / "agents.lock").write_text("{not json")
+    run = org.ctl("diff", directory)
+    assert run.code == 1
+    assert f"agentsctl: {directory / 'agents.lock'}: not a lock written by agentsctl" in run.err
+    assert org.ctl("pull", directory).code == 1
+    assert org.ctl("pull", directory, "--force").code == 0
+    assert org.ctl("diff", directory).code == 0
 
 
 def test_errors_are_one_line_with_the_fix(org: Org, tmp_path: Path) -> None:

@@ -209,7 +209,12 @@ def _read_lock(directory: Path) -> Lock:
 
 def pull(ctx: Context, args: argparse.Namespace) -> int:
     directory = _directory(args.directory, must_exist=False)
-    lock = _read_lock(directory)
+    try:
+        lock = read_lock(directory)
+    except LockError as exc:
+        if not args.force:
+            raise CtlError(str(exc)) from None
+        lock = Lock()  # replaced whole below
     local, problems = read_directory(directory)
     with ctx.connect(args) as client:
         state = read_server(client)

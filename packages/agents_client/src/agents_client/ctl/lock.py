@@ -80,8 +80,8 @@ def read_lock(directory: Path) -> Lock:
         lock = msgspec.json.decode(content, type=Lock)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise LockError(
-            f"{path}: not a lock written by agentsctl ({exc}): restore it from git, or delete "
-            "it and run agentsctl pull"
+            f"{path}: not a lock written by agentsctl ({exc}): restore it from git (agentsctl "
+            "pull --force rewrites it, discarding changes not yet applied)"
         ) from None
     if lock.format != FORMAT:
         raise LockError(

@@ -25,7 +25,7 @@ name free.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 from uuid import UUID
 
@@ -175,7 +175,6 @@ class Plan:
     conflicts: tuple[Conflict, ...] = ()
     lock_ignored: bool = False
     """The lock belongs to another organization: files were matched by name."""
-    files: tuple[LocalAgent, ...] = field(default=())
 
     @property
     def has_changes(self) -> bool:
@@ -491,7 +490,6 @@ class _Planner:
             kept=tuple(kept),
             conflicts=tuple(sorted(conflicts, key=lambda c: name_key(c.name))),
             lock_ignored=self.lock_ignored,
-            files=tuple(self.local),
         )
 
     def parks(

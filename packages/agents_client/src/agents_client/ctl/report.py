@@ -11,7 +11,7 @@ import msgspec
 from agents_client.ctl.agent_files import FileProblem
 from agents_client.ctl.plan import Conflict, FieldChange, Plan, Update
 
-__all__ = ["count", "render_plan", "render_problems", "summary"]
+__all__ = ["count", "render_plan", "render_problems", "render_steps", "summary"]
 
 INDENT = "    "
 
