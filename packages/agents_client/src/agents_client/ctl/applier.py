@@ -18,6 +18,7 @@ again before it is reported either way.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -320,27 +321,37 @@ class Applier:
 
     def delete_steps(self, deletes: Sequence[Delete]) -> list[Step]:
         """Deletes in an order the API accepts: an agent only once nothing left hands off to
-        it; when only cycles are left, one member's handoffs are cleared first."""
+        it (by name among those free); when only cycles are left, one member's handoffs are
+        cleared first."""
         remaining = {d.agent_id: d for d in deletes}
-        outgoing = {d.agent_id: set(d.handoff_ids) for d in deletes}
+        outgoing = {d.agent_id: set(d.handoff_ids) & remaining.keys() for d in deletes}
+        incoming: dict[UUID, set[UUID]] = {agent_id: set() for agent_id in remaining}
+        for source, targets in outgoing.items():
+            for target in targets:
+                incoming[target].add(source)
+        free = [(name_key(d.name), d.agent_id) for d in deletes if not incoming[d.agent_id]]
+        heapq.heapify(free)
+
+        def drop_edges(source: UUID) -> None:
+            for target in outgoing[source]:
+                incoming[target].discard(source)
+                if not incoming[target] and target in remaining:
+                    heapq.heappush(free, (name_key(remaining[target].name), target))
+            outgoing[source] = set()
+
         steps: list[Step] = []
         while remaining:
-            ordered = sorted(remaining.values(), key=lambda d: name_key(d.name))
-            free = next(
-                (
-                    d
-                    for d in ordered
-                    if not any(d.agent_id in outgoing[o] for o in remaining if o != d.agent_id)
-                ),
-                None,
-            )
-            if free is None:
-                stuck = next(d for d in ordered if outgoing[d.agent_id] & remaining.keys())
+            if not free:
+                stuck = min(
+                    (d for d in remaining.values() if outgoing[d.agent_id]),
+                    key=lambda d: name_key(d.name),
+                )
                 steps.append(self.clear_step(stuck))
-                outgoing[stuck.agent_id] = set()
+                drop_edges(stuck.agent_id)
                 continue
-            steps.append(self.delete_step(free))
-            del remaining[free.agent_id]
+            _, agent_id = heapq.heappop(free)
+            steps.append(self.delete_step(remaining.pop(agent_id)))
+            drop_edges(agent_id)
         return steps
 
     def clear_step(self, delete: Delete) -> Step:
