@@ -104,8 +104,9 @@ class Context:
                 "no server given: set AGENTS_URL (or pass --url), e.g. https://agents.example.com"
             )
         if not url.startswith(("http://", "https://")):
+            given = "--url" if args.url else "AGENTS_URL"
             raise CtlError(
-                f"AGENTS_URL {url!r} is not an http(s) URL: e.g. https://agents.example.com"
+                f"{given} {url!r} is not an http(s) URL: e.g. https://agents.example.com"
             )
         url = url.rstrip("/").removesuffix("/api/v1")
         if args.api_key and args.token:
@@ -149,7 +150,8 @@ class Context:
             return f"{url} is rate limiting these requests (429): try again {later}"
         if isinstance(error, ServerError):
             if error.status == 503:
-                return f"the server is unavailable (503 {error.code or ''}): try again in a moment"
+                code = f" {error.code}" if error.code else ""
+                return f"the server is unavailable (503{code}): try again in a moment"
             request_id = error.response.headers.get("X-Request-ID", "unknown")
             return (
                 f"the server failed ({error.status}, request id {request_id}): try again, and "
@@ -161,10 +163,9 @@ class Context:
                     f"{url} has no such route (404): AGENTS_URL must be the API's base URL, "
                     "e.g. https://agents.example.com"
                 )
+            code = f" {error.code}" if error.code else ""
             detail = f": {error.detail}" if error.detail else ""
-            return f"the server refused it ({error.status} {error.code or ''}){detail}".replace(
-                " )", ")"
-            )
+            return f"the server refused it ({error.status}{code}){detail}"
         if isinstance(error, APITimeoutError):
             return f"{url} did not answer in time: try again, or check AGENTS_URL"
         if isinstance(error, APIConnectionError):
