@@ -588,18 +588,30 @@ def test_errors_are_one_line_with_the_fix(org: Org, tmp_path: Path) -> None:
         "https://agents.example.com\n"
     )
 
+
+def test_a_members_key_reads_but_does_not_write(org: Org, tmp_path: Path) -> None:
+    seed(org)
     member = org.sdk.api_keys.create(ApiKeyCreate(name="reader", role=Role.MEMBER)).key
-    err = io.StringIO()
-    code = main(
-        ["diff", str(directory), "--url", str(org.http.base_url), "--api-key", member],
-        http_client=org.http,
-        stdout=io.StringIO(),
-        stderr=err,
-        environ={},
+    directory = tmp_path / "agents"
+    environ = {"AGENTS_URL": str(org.http.base_url), "AGENTS_API_KEY": member}
+
+    def ctl(*argv: str) -> Run:
+        out, err = io.StringIO(), io.StringIO()
+        code = main(argv, http_client=org.http, stdout=out, stderr=err, environ=environ)
+        return Run(code, out.getvalue(), err.getvalue())
+
+    assert ctl("pull", str(directory)).code == 0
+    assert ctl("diff", str(directory)).code == 0
+    (directory / "new.yaml").write_text("name: New\ninstructions: Hi.\n")
+    assert ctl("diff", str(directory)).code == 2
+    assert ctl("apply", str(directory), "--dry-run").code == 0
+    refused = ctl("apply", str(directory), "--yes")
+    assert refused.code == 1
+    assert refused.err == (
+        "agentsctl: this credential is a member's: applying needs an admin's API key or token "
+        "(a member's is enough for pull and diff); nothing was written\n"
     )
-    assert code == 1
-    assert "403" in err.getvalue()
-    assert "needs an admin's API key" in err.getvalue()
+    assert "New" not in org.by_name()
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:

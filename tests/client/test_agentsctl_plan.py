@@ -34,6 +34,7 @@ from agents_client.ctl.plan import (
     unapplied_changes,
 )
 from agents_client.ctl.server import ServerAgent, ServerState, combine
+from agents_client.spec import Page
 from agents_core.schemas import AgentExport, AgentModality, AgentPublic, PanelType
 
 ORG = uuid.uuid4()
@@ -368,13 +369,10 @@ def test_what_pull_would_lose(world: World) -> None:
     assert unapplied_changes(same, Lock(), world.state()) == []
 
 
-def test_the_server_read_is_accepted_only_when_both_answers_agree() -> None:
-    now = "2026-01-01T00:00:00Z"
-    a_id, b_id = uuid.uuid4(), uuid.uuid4()
+def test_the_server_read_is_accepted_only_when_its_pages_are_of_one_moment() -> None:
+    a_id, b_id, c_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
 
-    def public(
-        agent_id: uuid.UUID, name: str, targets: list[uuid.UUID], version: int
-    ) -> AgentPublic:
+    def public(agent_id: uuid.UUID, name: str, targets: list[uuid.UUID], at: str) -> AgentPublic:
         return msgspec.convert(
             {
                 "id": str(agent_id),
@@ -388,28 +386,30 @@ def test_the_server_read_is_accepted_only_when_both_answers_agree() -> None:
                 "modality": "audio_only",
                 "panels": [],
                 "is_active": True,
-                "current_version": version,
-                "created_at": now,
-                "updated_at": now,
+                "current_version": 7,
+                "created_at": at,
+                "updated_at": at,
             },
             AgentPublic,
         )
 
-    exported = [
-        AgentExport(name="A", instructions="Hi.", model="m", handoff_targets=["B"]),
-        AgentExport(name="B", instructions="Hi.", model="m"),
-    ]
-    listed = [public(b_id, "B", [], 1), public(a_id, "A", [b_id], 7)]
-    state = combine(ORG, exported, listed)
+    a = public(a_id, "A", [b_id], "2026-01-02T00:00:00Z")
+    b = public(b_id, "B", [], "2026-01-01T00:00:00Z")
+    c = public(c_id, "C", [], "2026-01-03T00:00:00Z")
+    # Newest first, two pages of one moment: oldest first, handoffs by name.
+    state = combine(ORG, [Page([c, a], total=3), Page([b], total=3, offset=2)])
     assert state is not None
-    assert [(a.config.name, a.version, a.handoff_ids) for a in state.agents] == [
-        ("A", 7, (b_id,)),
-        ("B", 1, ()),
+    assert [(s.config.name, s.version, s.config.handoff_targets) for s in state.agents] == [
+        ("B", 7, []),
+        ("A", 7, ["B"]),
+        ("C", 7, []),
     ]
-    # B renamed between the two reads: the pair is refused and read again.
-    assert combine(ORG, exported, [public(b_id, "C", [], 2), public(a_id, "A", [b_id], 7)]) is None
-    # An agent created between the two reads.
-    assert combine(ORG, exported, [*listed, public(uuid.uuid4(), "D", [], 1)]) is None
+    assert state.agents[1].handoff_ids == (b_id,)
+    # An agent created between the pages shifts one into the next page twice...
+    assert combine(ORG, [Page([c, a], total=3), Page([a, b], total=4, offset=2)]) is None
+    # ... a deletion hides one; a handoff target may be missing from what was read.
+    assert combine(ORG, [Page([c, a], total=3), Page([], total=2, offset=2)]) is None
+    assert combine(ORG, [Page([c, a], total=2)]) is None
 
 
 # -- agent files ---------------------------------------------------------------------------------

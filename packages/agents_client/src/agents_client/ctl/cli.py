@@ -44,6 +44,7 @@ from agents_client.errors import (
     RateLimitError,
     ServerError,
 )
+from agents_core.schemas import Role
 
 __all__ = ["main"]
 
@@ -141,8 +142,8 @@ class Context:
             return f"{url} refused the credentials (401 {error.code or 'unauthorized'}): {fix}"
         if isinstance(error, PermissionDeniedError):
             return (
-                f"this credential may not do that (403 {error.code or 'forbidden'}): agentsctl "
-                "needs an admin's API key or token"
+                f"this credential may not do that (403 {error.code or 'forbidden'}): use an "
+                "admin's API key or token"
             )
         if isinstance(error, RateLimitError):
             wait = error.retry_after
@@ -306,6 +307,11 @@ def apply(ctx: Context, args: argparse.Namespace) -> int:
                 f"{count(len(plan.conflicts), 'conflict')}: nothing was applied. Take the "
                 "server's changes with agentsctl pull (after saving yours), or apply --force to "
                 "overwrite them"
+            )
+        if plan.has_changes and not args.dry_run and state.role is not Role.ADMIN:
+            raise CtlError(
+                f"this credential is a {state.role.value}'s: applying needs an admin's API key "
+                "or token (a member's is enough for pull and diff); nothing was written"
             )
         applier = Applier(client, plan, describe=ctx.describe)
         if not plan.has_changes:

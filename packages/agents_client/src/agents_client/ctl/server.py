@@ -1,11 +1,12 @@
 """What the server holds: the organization's active agents with their ids and versions.
 
-``GET /agents/export`` gives every agent in portable form (handoff targets by name) in one
-answer; ``GET /agents`` gives ids and ``current_version``, page by page. The two are read one
-after the other, so an agent changed in between would pair a configuration with the wrong
-version, and the lock would then claim a base the files were not built from. The read is
-therefore accepted only when both answers describe the same agents with the same
-configurations, and made again otherwise.
+``GET /agents`` gives each agent's id, ``current_version`` and configuration at that version in
+one item, so the lock's versions always match the configurations the files are built from. It
+is read page by page (500 agents a page); pages read while agents are created or deleted can
+miss or repeat an agent, so a read is accepted only when every page reports the same total,
+the agents read are exactly that many, and every handoff target is among them (handoff targets
+become names). Otherwise it is read again. Listing is open to members, so ``pull`` and ``diff``
+work with a read-only key; ``GET /agents/export`` would need an admin's.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from uuid import UUID
 
 from agents_client.client import AgentsClient
 from agents_client.ctl.agent_files import normalized
-from agents_core.schemas import AgentExport, AgentPublic
+from agents_client.spec import Page
+from agents_core.schemas import AgentExport, AgentPublic, Role
 
 __all__ = ["ServerAgent", "ServerChanging", "ServerState", "combine", "read_server"]
 
@@ -27,8 +29,8 @@ PAGE_SIZE: Final = 500
 
 @dataclass(frozen=True, slots=True)
 class ServerAgent:
-    """One active agent: its configuration in portable form (normalized) and, for the same
-    version, its id, version and handoff targets by id."""
+    """One active agent: its configuration in portable form (handoff targets by name,
+    normalized) and, for the same version, its id, version and handoff targets by id."""
 
     id: UUID
     version: int
@@ -40,58 +42,58 @@ class ServerAgent:
 class ServerState:
     organization_id: UUID
     agents: tuple[ServerAgent, ...]
-    """Oldest first (the export's order)."""
+    """Oldest first, as an export lists them."""
+    role: Role = Role.ADMIN
+    """The credential's role: only an admin may write."""
 
 
 class ServerChanging(Exception):
     """The organization's agents changed during every attempt to read them."""
 
 
-def _portable(agent: AgentPublic, names: dict[UUID, str]) -> AgentExport:
-    return AgentExport(
-        name=agent.name,
-        instructions=agent.instructions,
-        model=agent.model,
-        voice=agent.voice,
-        modality=agent.modality,
-        panels=list(agent.panels),
-        tools=list(agent.tools),
-        handoff_targets=[names.get(target, "") for target in agent.handoff_targets],
-    )
-
-
 def combine(
-    organization_id: UUID, exported: Sequence[AgentExport], listed: Sequence[AgentPublic]
+    organization_id: UUID, pages: Sequence[Page[AgentPublic]], role: Role = Role.ADMIN
 ) -> ServerState | None:
-    """The state, when the export and the listing agree; ``None`` when they do not."""
-    by_name = {agent.name: agent for agent in listed}
-    if len(by_name) != len(listed) or len(exported) != len(listed):
-        return None
+    """The state from the pages of one listing; ``None`` when they are not of one moment."""
+    totals = {page.total for page in pages}
+    listed = [agent for page in pages for agent in page.items]
     names = {agent.id: agent.name for agent in listed}
-    agents: list[ServerAgent] = []
-    for item in exported:
-        agent = by_name.get(item.name)
-        config = normalized(item)
-        if agent is None or normalized(_portable(agent, names)) != config:
-            return None
-        agents.append(
-            ServerAgent(
-                id=agent.id,
-                version=agent.current_version,
-                config=config,
-                handoff_ids=tuple(agent.handoff_targets),
-            )
+    if len(totals) > 1 or len(names) != len(listed) or len(listed) != min(totals, default=0):
+        return None
+    if any(target not in names for agent in listed for target in agent.handoff_targets):
+        return None
+    agents = [
+        ServerAgent(
+            id=agent.id,
+            version=agent.current_version,
+            config=normalized(
+                AgentExport(
+                    name=agent.name,
+                    instructions=agent.instructions,
+                    model=agent.model,
+                    voice=agent.voice,
+                    modality=agent.modality,
+                    panels=list(agent.panels),
+                    tools=list(agent.tools),
+                    handoff_targets=[names[target] for target in agent.handoff_targets],
+                )
+            ),
+            handoff_ids=tuple(agent.handoff_targets),
         )
-    return ServerState(organization_id=organization_id, agents=tuple(agents))
+        for agent in sorted(listed, key=lambda a: (a.created_at, a.id))
+    ]
+    return ServerState(organization_id=organization_id, agents=tuple(agents), role=role)
 
 
 def read_server(client: AgentsClient) -> ServerState:
     """The organization's agents, read consistently (see the module's docs)."""
-    organization_id = client.auth.me().organization_id
+    me = client.auth.me()
     for _ in range(READ_ATTEMPTS):
-        exported = client.agents.export()
-        listed = list(client.agents.iterate(page_size=PAGE_SIZE))
-        state = combine(organization_id, exported, listed)
+        pages = [client.agents.list(limit=PAGE_SIZE, offset=0)]
+        while pages[-1].has_more:
+            last = pages[-1]
+            pages.append(client.agents.list(limit=PAGE_SIZE, offset=last.offset + len(last.items)))
+        state = combine(me.organization_id, pages, me.role)
         if state is not None:
             return state
     raise ServerChanging(
