@@ -21,7 +21,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    insert,
     literal_column,
     or_,
     select,
@@ -29,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import BindParameter
 
-from agents_core.db import Connection, Query, RowShape
+from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.models import AGENT_NAME_INDEX, Agent, AgentVersion
 from agents_core.db.types import AnyOf, ArrayContains, UUIDElement
 from agents_core.errors import AgentNameTaken, AgentNotFound, ConstraintViolation, VersionNotFound
@@ -142,15 +141,11 @@ _CONFIG_VALUES: dict[str, BindParameter[Any]] = {
     name: _p(f"new_{name}", _c[name].type) for name in CONFIG_FIELDS
 }
 
-_insert = insert(_agents).values(
-    id=_p("id"),
-    organization_id=_p("organization_id"),
-    **_CONFIG_VALUES,
-    # SQL literals, not parameters: every parameter of these statements is named by us.
+_insert = insert_into(
+    _agents,
+    ("id", "organization_id", *CONFIG_FIELDS),
     is_active=literal_column("true"),
     current_version=literal_column("1"),
-    created_at=_p("now"),
-    updated_at=_p("now"),
 )
 _INSERT = Query(_insert.returning(*AGENT.columns))
 _INSERT_MANY = Query(_insert)
@@ -181,15 +176,7 @@ _SOFT_DELETE = Query(
 # -- versions ------------------------------------------------------------------------------------
 
 _SAVE_VERSION = Query(
-    insert(_versions).values(
-        id=_p("version_id"),
-        agent_id=_p("agent_id"),
-        version=_p("version"),
-        snapshot=_p("snapshot", _versions.c.snapshot.type),
-        created_by=_p("actor_id"),
-        created_at=_p("now"),
-        updated_at=_p("now"),
-    )
+    insert_into(_versions, ("id", "agent_id", "version", "snapshot", "created_by"))
 )
 _SNAPSHOT = Query(
     select(_versions.c.snapshot).where(
@@ -223,36 +210,35 @@ class AgentPage(msgspec.Struct, kw_only=True):
     total: int
 
 
-def _config_params(config: AgentConfig) -> dict[str, Any]:
-    """The ``new_<column>`` parameters of a configuration (enums as their stored values)."""
-    params = {f"new_{name}": getattr(config, name) for name in CONFIG_FIELDS}
-    params["new_modality"] = config.modality.value
-    params["new_panels"] = [p.value for p in config.panels]
-    return params
+def _stored_config(config: AgentConfig) -> dict[str, Any]:
+    """A configuration as its columns store it (enums as their values)."""
+    values = {name: getattr(config, name) for name in CONFIG_FIELDS}
+    values["modality"] = config.modality.value
+    values["panels"] = [p.value for p in config.panels]
+    return values
 
 
-class AgentRepository:
-    """Agent and version rows of one connection (its transaction, if any)."""
+def _new_agent(
+    organization_id: UUID, agent_id: UUID, config: AgentConfig, now: datetime
+) -> dict[str, Any]:
+    return new_values(now, id=agent_id, organization_id=organization_id, **_stored_config(config))
 
-    __slots__ = ("conn",)
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
+class AgentRepository(Repository):
+    """Agent and version rows."""
 
     # -- agents: reads ----------------------------------------------------------------------------
 
     async def get(self, organization_id: UUID, agent_id: UUID) -> AgentPublic | None:
-        row = await self.conn.fetchrow(
-            _GET, {"organization_id": organization_id, "agent_id": agent_id}
+        return await AGENT.one(
+            self.conn, _GET, {"organization_id": organization_id, "agent_id": agent_id}
         )
-        return None if row is None else AGENT(row)
 
     async def lock(self, organization_id: UUID, agent_id: UUID) -> AgentPublic | None:
         """The active agent, locked for this transaction (concurrent writers queue here)."""
-        row = await self.conn.fetchrow(
-            _LOCK, {"organization_id": organization_id, "agent_id": agent_id}
+        return await AGENT.one(
+            self.conn, _LOCK, {"organization_id": organization_id, "agent_id": agent_id}
         )
-        return None if row is None else AGENT(row)
 
     async def page(
         self,
@@ -283,7 +269,7 @@ class AgentRepository:
 
     async def all_active(self, organization_id: UUID) -> list[AgentPublic]:
         """Every active agent of the organization, oldest first."""
-        return AGENT.all(await self.conn.fetch(_ALL, {"organization_id": organization_id}))
+        return await AGENT.many(self.conn, _ALL, {"organization_id": organization_id})
 
     async def active_ids(self, organization_id: UUID, ids: Sequence[UUID]) -> set[UUID]:
         """Those of ``ids`` that are active agents of the organization (share-locked)."""
@@ -306,11 +292,11 @@ class AgentRepository:
 
     async def referrers(self, organization_id: UUID, agent_id: UUID) -> list[AgentPublic]:
         """Active agents of the organization that hand off to ``agent_id`` (locked)."""
-        rows = await self.conn.fetch(
+        return await AGENT.many(
+            self.conn,
             _REFERRERS,
             {"organization_id": organization_id, "agent_id": agent_id, "target": agent_id},
         )
-        return AGENT.all(rows)
 
     async def taken_names(self, organization_id: UUID, prefix: str) -> set[str]:
         """Name keys of the active agents whose names start with ``prefix``."""
@@ -329,27 +315,26 @@ class AgentRepository:
         self, organization_id: UUID, agent_id: UUID, config: AgentConfig, now: datetime
     ) -> AgentPublic:
         """A new agent at version 1; :class:`AgentNameTaken` when its name is taken."""
-        params = _config_params(config)
-        params.update(id=agent_id, organization_id=organization_id, now=now)
         try:
-            row = await self.conn.fetchrow(_INSERT, params)
+            inserted = await AGENT.one(
+                self.conn, _INSERT, _new_agent(organization_id, agent_id, config, now)
+            )
         except ConstraintViolation as exc:
             if exc.constraint == AGENT_NAME_INDEX:
                 raise _name_taken(config.name) from None
             raise
-        assert row is not None
-        return AGENT(row)
+        assert inserted is not None
+        return inserted
 
     async def insert_many(
         self, organization_id: UUID, agents: Mapping[UUID, AgentConfig], now: datetime
     ) -> None:
         """New agents at version 1, in one round trip; :class:`AgentNameTaken` when a name is
         taken (by a concurrent writer: callers check the names they know of first)."""
-        rows = []
-        for agent_id, config in agents.items():
-            params = _config_params(config)
-            params.update(id=agent_id, organization_id=organization_id, now=now)
-            rows.append(params)
+        rows = [
+            _new_agent(organization_id, agent_id, config, now)
+            for agent_id, config in agents.items()
+        ]
         try:
             await self.conn.execute_many(_INSERT_MANY, rows)
         except ConstraintViolation as exc:
@@ -364,18 +349,19 @@ class AgentRepository:
         self, agent: AgentPublic, config: AgentConfig, *, version: int, now: datetime
     ) -> AgentPublic:
         """Set ``agent``'s configuration to ``config`` at ``version``."""
-        params = _config_params(config)
+        stored = _stored_config(config)
         if config.instructions == agent.instructions:
-            params["new_instructions"] = None
-        params.update(agent_id=agent.id, new_version=version, now=now)
+            stored["instructions"] = None
+        params = new_values(now, **stored)
+        params.update(agent_id=agent.id, new_version=version)
         try:
-            row = await self.conn.fetchrow(_UPDATE, params)
+            updated = await AGENT.one(self.conn, _UPDATE, params)
         except ConstraintViolation as exc:
             if exc.constraint == AGENT_NAME_INDEX:
                 raise _name_taken(config.name) from None
             raise
-        assert row is not None
-        return AGENT(row)
+        assert updated is not None
+        return updated
 
     async def soft_delete(self, agent_id: UUID, now: datetime) -> None:
         await self.conn.execute(_SOFT_DELETE, {"agent_id": agent_id, "now": now})
@@ -394,14 +380,14 @@ class AgentRepository:
     ) -> None:
         await self.conn.execute(
             _SAVE_VERSION,
-            {
-                "version_id": version_id,
-                "agent_id": agent_id,
-                "version": version,
-                "snapshot": msgspec.to_builtins(snapshot.config()),
-                "actor_id": actor_id,
-                "now": now,
-            },
+            new_values(
+                now,
+                id=version_id,
+                agent_id=agent_id,
+                version=version,
+                snapshot=msgspec.to_builtins(snapshot.config()),
+                created_by=actor_id,
+            ),
         )
 
     async def snapshot(self, agent_id: UUID, version: int) -> AgentConfig | None:

@@ -7,9 +7,9 @@ from typing import cast
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 
-from agents_core.db import Connection, Query, RowShape
+from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.models import ApiKey
 from agents_core.schemas import ApiKeyPublic, Role
 
@@ -36,19 +36,9 @@ _live_in_org = and_(
 )
 
 _INSERT = Query(
-    insert(_keys)
-    .values(
-        id=bindparam("new_id"),
-        organization_id=bindparam("organization_id"),
-        name=bindparam("new_name"),
-        role=bindparam("new_role"),
-        prefix=bindparam("new_prefix"),
-        key_hash=bindparam("new_key_hash"),
-        created_by=bindparam("created_by"),
-        created_at=bindparam("now"),
-        updated_at=bindparam("now"),
-    )
-    .returning(*KEY.columns)
+    insert_into(
+        _keys, ("id", "organization_id", "name", "role", "prefix", "key_hash", "created_by")
+    ).returning(*KEY.columns)
 )
 _LIST = Query(
     select(*KEY.columns)
@@ -67,12 +57,7 @@ _BY_HASH = Query(
 )
 
 
-class ApiKeyRepository:
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
+class ApiKeyRepository(Repository):
     async def insert(
         self,
         organization_id: UUID,
@@ -85,24 +70,25 @@ class ApiKeyRepository:
         created_by: UUID | None,
         now: datetime,
     ) -> ApiKeyPublic:
-        row = await self.conn.fetchrow(
+        inserted = await KEY.one(
+            self.conn,
             _INSERT,
-            {
-                "new_id": key_id,
-                "organization_id": organization_id,
-                "new_name": name,
-                "new_role": role.value,
-                "new_prefix": prefix,
-                "new_key_hash": key_hash,
-                "created_by": created_by,
-                "now": now,
-            },
+            new_values(
+                now,
+                id=key_id,
+                organization_id=organization_id,
+                name=name,
+                role=role.value,
+                prefix=prefix,
+                key_hash=key_hash,
+                created_by=created_by,
+            ),
         )
-        assert row is not None
-        return KEY(row)
+        assert inserted is not None
+        return inserted
 
     async def list(self, organization_id: UUID) -> list[ApiKeyPublic]:
-        return KEY.all(await self.conn.fetch(_LIST, {"organization_id": organization_id}))
+        return await KEY.many(self.conn, _LIST, {"organization_id": organization_id})
 
     async def get(self, organization_id: UUID, key_id: UUID) -> ApiKeyPublic | None:
         row = await self.conn.fetchrow(_GET, {"organization_id": organization_id, "key_id": key_id})
@@ -116,5 +102,4 @@ class ApiKeyRepository:
         return row is not None
 
     async def by_hash(self, key_hash: str) -> KeyRole | None:
-        row = await self.conn.fetchrow(_BY_HASH, {"key_hash": key_hash})
-        return None if row is None else KEY_ROLE(row)
+        return await KEY_ROLE.one(self.conn, _BY_HASH, {"key_hash": key_hash})

@@ -4,7 +4,16 @@ types and constructs, row shapes, and driver errors turned into domain errors.""
 
 from agents_core.db.connection import Connection
 from agents_core.db.database import Database, PoolStatus
-from agents_core.db.query import Query
-from agents_core.db.rows import RowShape
+from agents_core.db.query import Query, insert_into, new_values
+from agents_core.db.rows import Repository, RowShape
 
-__all__ = ["Connection", "Database", "PoolStatus", "Query", "RowShape"]
+__all__ = [
+    "Connection",
+    "Database",
+    "PoolStatus",
+    "Query",
+    "Repository",
+    "RowShape",
+    "insert_into",
+    "new_values",
+]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Insert, Table, bindparam, insert
 from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-__all__ = ["Query"]
+__all__ = ["Query", "insert_into", "new_values"]
 
 _PG_DIALECT = PGDialect_asyncpg()  # type: ignore[no-untyped-call]
 _PG_DIALECT.paramstyle = "numeric_dollar"
@@ -47,3 +52,21 @@ class Query:
             self._pg_order = order
             self._pg_sql = compiled.string
         return self._pg_sql, self._pg_order
+
+
+def insert_into(table: Table, columns: Sequence[str], **sql: ColumnElement[Any]) -> Insert:
+    """An ``INSERT`` of ``columns``, each from the parameter ``new_<column>`` (SQLAlchemy keeps
+    the column's own name for itself), the audit timestamps from ``now``, and the columns given
+    as SQL in ``sql`` (literals: every parameter of a statement is named by its caller)."""
+    values: dict[str, Any] = {
+        name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns
+    }
+    values.update(created_at=bindparam("now"), updated_at=bindparam("now"), **sql)
+    return insert(table).values(values)
+
+
+def new_values(now: datetime, **values: Any) -> dict[str, Any]:
+    """The parameters of an :func:`insert_into` statement."""
+    params = {f"new_{name}": value for name, value in values.items()}
+    params["now"] = now
+    return params

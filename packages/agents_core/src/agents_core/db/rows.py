@@ -21,7 +21,10 @@ import msgspec
 import msgspec.inspect as mi
 from sqlalchemy import ColumnElement, FromClause
 
-__all__ = ["RowShape"]
+from agents_core.db.connection import Connection
+from agents_core.db.query import Query
+
+__all__ = ["Repository", "RowShape"]
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -103,3 +106,22 @@ class RowShape(Generic[S]):
 
     def all(self, rows: Sequence[Sequence[Any]]) -> list[S]:
         return [self(row) for row in rows]
+
+    async def one(self, conn: Connection, query: Query, params: Mapping[str, Any]) -> S | None:
+        """The first row of ``query`` in this shape, or ``None``."""
+        row = await conn.fetchrow(query, params)
+        return None if row is None else self(row)
+
+    async def many(self, conn: Connection, query: Query, params: Mapping[str, Any]) -> list[S]:
+        """Every row of ``query`` in this shape."""
+        return [self(row) for row in await conn.fetch(query, params)]
+
+
+class Repository:
+    """Base of the repositories: the statements of one aggregate, run on one connection (its
+    transaction, if any)."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn

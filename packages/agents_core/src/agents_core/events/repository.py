@@ -23,7 +23,7 @@ from uuid import UUID
 import msgspec
 from sqlalchemy import BigInteger, Integer, Table, bindparam, func, insert, select
 
-from agents_core.db import Connection, Query, RowShape
+from agents_core.db import Query, Repository, RowShape
 from agents_core.db.models import AgentEventRow
 from agents_core.schemas import AgentEventKind
 
@@ -97,12 +97,7 @@ _AFTER = Query(
 _LAST = Query(select(func.coalesce(func.max(_events.c.id), 0)))
 
 
-class EventRepository:
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
+class EventRepository(Repository):
     async def record(self, events: Sequence[Event], *, actor_id: UUID | None) -> None:
         """Append events in the connection's transaction: they exist if and only if the change
         commits. Call this as the last write of the transaction: it holds the organizations'
@@ -132,14 +127,13 @@ class EventRepository:
 
     async def page(self, organization_id: UUID, *, after: int, limit: int) -> list[StoredEvent]:
         """The organization's events after position ``after``, oldest first."""
-        rows = await self.conn.fetch(
-            _PAGE, {"organization_id": organization_id, "after": after, "limit": limit}
+        return await STORED.many(
+            self.conn, _PAGE, {"organization_id": organization_id, "after": after, "limit": limit}
         )
-        return STORED.all(rows)
 
     async def after(self, position: int, limit: int) -> list[StoredEvent]:
         """Every organization's events after ``position``, oldest first."""
-        return STORED.all(await self.conn.fetch(_AFTER, {"after": position, "limit": limit}))
+        return await STORED.many(self.conn, _AFTER, {"after": position, "limit": limit})
 
     async def last_id(self) -> int:
         row = await self.conn.fetchrow(_LAST, {})

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import cast
 from uuid import UUID
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, select
 
-from agents_core.db import Connection, Query, RowShape
+from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.models import Organization
 from agents_core.schemas import OrganizationPublic
 
@@ -17,32 +17,17 @@ __all__ = ["OrganizationRepository"]
 _organizations = cast(Table, Organization.__table__)
 ORGANIZATION = RowShape(OrganizationPublic, _organizations)
 
-_INSERT = Query(
-    insert(_organizations)
-    .values(
-        id=bindparam("new_id"),
-        name=bindparam("new_name"),
-        created_at=bindparam("now"),
-        updated_at=bindparam("now"),
-    )
-    .returning(*ORGANIZATION.columns)
-)
+_INSERT = Query(insert_into(_organizations, ("id", "name")).returning(*ORGANIZATION.columns))
 _GET = Query(select(*ORGANIZATION.columns).where(_organizations.c.id == bindparam("id")))
 
 
-class OrganizationRepository:
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
+class OrganizationRepository(Repository):
     async def insert(self, organization_id: UUID, name: str, now: datetime) -> OrganizationPublic:
-        row = await self.conn.fetchrow(
-            _INSERT, {"new_id": organization_id, "new_name": name, "now": now}
+        inserted = await ORGANIZATION.one(
+            self.conn, _INSERT, new_values(now, id=organization_id, name=name)
         )
-        assert row is not None
-        return ORGANIZATION(row)
+        assert inserted is not None
+        return inserted
 
     async def get(self, organization_id: UUID) -> OrganizationPublic | None:
-        row = await self.conn.fetchrow(_GET, {"id": organization_id})
-        return None if row is None else ORGANIZATION(row)
+        return await ORGANIZATION.one(self.conn, _GET, {"id": organization_id})

@@ -13,7 +13,7 @@ import msgspec
 from sqlalchemy import Integer, Table, and_, bindparam, select
 from sqlalchemy.orm import aliased
 
-from agents_core.db import Connection, Query, RowShape
+from agents_core.db import Query, Repository, RowShape
 from agents_core.db.models import Agent, AgentVersion
 from agents_core.db.types import ArrayContains, JsonIdList, JsonObjectAgg
 from agents_core.errors import AgentNotFound, VersionNotFound
@@ -117,24 +117,19 @@ class LoadedDefinition(msgspec.Struct, frozen=True):
     """The agents whose change can change this definition: itself and its handoff targets."""
 
 
-class CatalogRepository:
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
+class CatalogRepository(Repository):
     async def definition(
         self, organization_id: UUID, agent_id: UUID, version: int | None = None
     ) -> LoadedDefinition:
         """The active agent, live (``version`` is ``None`` or its current version) or as saved
         at ``version``, with its handoff targets' names. One round trip."""
-        row = await self.conn.fetchrow(
+        found = await DEFINITION.one(
+            self.conn,
             _DEFINITION,
             {"organization_id": organization_id, "agent_id": agent_id, "version": version},
         )
-        if row is None:
+        if found is None:
             raise AgentNotFound()
-        found = DEFINITION(row)
         names = {UUID(key): name for key, name in (found.target_names or {}).items()}
         if version is None or version == found.current_version:
             definition = _definition(found, found.current_version, found, names)
@@ -146,10 +141,9 @@ class CatalogRepository:
 
     async def graph(self, organization_id: UUID, entry_id: UUID) -> AgentGraph:
         """The entry agent and every active agent reachable from it. One round trip."""
-        rows = await self.conn.fetch(
-            _GRAPH, {"organization_id": organization_id, "agent_id": entry_id}
+        agents = await LIVE.many(
+            self.conn, _GRAPH, {"organization_id": organization_id, "agent_id": entry_id}
         )
-        agents = LIVE.all(rows)
         names = {agent.id: agent.name for agent in agents}
         if entry_id not in names:
             raise AgentNotFound()

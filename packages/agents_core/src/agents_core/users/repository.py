@@ -7,9 +7,9 @@ from typing import cast
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import Table, and_, bindparam, func, insert, literal_column, select, update
+from sqlalchemy import Table, and_, bindparam, func, literal_column, select, update
 
-from agents_core.db import Connection, Query, RowShape
+from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.models import USER_EMAIL_INDEX, User
 from agents_core.errors import ConstraintViolation, EmailTaken
 from agents_core.schemas import Role, UserPublic
@@ -42,19 +42,11 @@ _in_org = and_(_c.id == bindparam("user_id"), _c.organization_id == bindparam("o
 _by_email = func.lower(_c.email) == bindparam("email_key")
 
 _INSERT = Query(
-    insert(_users)
-    .values(
-        id=bindparam("new_id"),
-        organization_id=bindparam("organization_id"),
-        email=bindparam("new_email"),
-        full_name=bindparam("new_full_name"),
-        role=bindparam("new_role"),
-        password_hash=bindparam("new_password_hash"),
+    insert_into(
+        _users,
+        ("id", "organization_id", "email", "full_name", "role", "password_hash"),
         is_active=literal_column("true"),
-        created_at=bindparam("now"),
-        updated_at=bindparam("now"),
-    )
-    .returning(*USER.columns)
+    ).returning(*USER.columns)
 )
 _CREDENTIALS = Query(select(*CREDENTIALS.columns).where(_by_email))
 _BY_EMAIL = Query(select(*USER.columns).where(_by_email))
@@ -90,12 +82,7 @@ _UPDATE = Query(
 _ROLE = Query(select(*ROLE.columns).where(_c.id == bindparam("user_id"), _c.is_active.is_(True)))
 
 
-class UserRepository:
-    __slots__ = ("conn",)
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
+class UserRepository(Repository):
     async def insert(
         self,
         organization_id: UUID,
@@ -108,42 +95,37 @@ class UserRepository:
         now: datetime,
     ) -> UserPublic:
         """A new active user; :class:`EmailTaken` when the email is taken (in any case)."""
+        values = new_values(
+            now,
+            id=user_id,
+            organization_id=organization_id,
+            email=email,
+            full_name=full_name,
+            role=role.value,
+            password_hash=password_hash,
+        )
         try:
-            row = await self.conn.fetchrow(
-                _INSERT,
-                {
-                    "new_id": user_id,
-                    "organization_id": organization_id,
-                    "new_email": email,
-                    "new_full_name": full_name,
-                    "new_role": role.value,
-                    "new_password_hash": password_hash,
-                    "now": now,
-                },
-            )
+            inserted = await USER.one(self.conn, _INSERT, values)
         except ConstraintViolation as exc:
             if exc.constraint == USER_EMAIL_INDEX:
                 raise EmailTaken() from None
             raise
-        assert row is not None
-        return USER(row)
+        assert inserted is not None
+        return inserted
 
     async def credentials(self, email: str) -> Credentials | None:
-        row = await self.conn.fetchrow(_CREDENTIALS, {"email_key": email.lower()})
-        return None if row is None else CREDENTIALS(row)
+        return await CREDENTIALS.one(self.conn, _CREDENTIALS, {"email_key": email.lower()})
 
     async def by_email(self, email: str) -> UserPublic | None:
-        row = await self.conn.fetchrow(_BY_EMAIL, {"email_key": email.lower()})
-        return None if row is None else USER(row)
+        return await USER.one(self.conn, _BY_EMAIL, {"email_key": email.lower()})
 
     async def list(self, organization_id: UUID) -> list[UserPublic]:
-        return USER.all(await self.conn.fetch(_LIST, {"organization_id": organization_id}))
+        return await USER.many(self.conn, _LIST, {"organization_id": organization_id})
 
     async def get(self, organization_id: UUID, user_id: UUID) -> UserPublic | None:
-        row = await self.conn.fetchrow(
-            _GET, {"organization_id": organization_id, "user_id": user_id}
+        return await USER.one(
+            self.conn, _GET, {"organization_id": organization_id, "user_id": user_id}
         )
-        return None if row is None else USER(row)
 
     async def lock_active_admins(self, organization_id: UUID) -> set[UUID]:
         rows = await self.conn.fetch(
@@ -160,7 +142,8 @@ class UserRepository:
         full_name: str | None,
         now: datetime,
     ) -> UserPublic:
-        row = await self.conn.fetchrow(
+        updated = await USER.one(
+            self.conn,
             _UPDATE,
             {
                 "organization_id": user.organization_id,
@@ -171,10 +154,9 @@ class UserRepository:
                 "now": now,
             },
         )
-        assert row is not None
-        return USER(row)
+        assert updated is not None
+        return updated
 
     async def role(self, user_id: UUID) -> UserRole | None:
         """The organization and role of an active user."""
-        row = await self.conn.fetchrow(_ROLE, {"user_id": user_id})
-        return None if row is None else ROLE(row)
+        return await ROLE.one(self.conn, _ROLE, {"user_id": user_id})
