@@ -11,7 +11,7 @@ from agents_core.schemas import Role
 __all__ = ["Principal"]
 
 
-class Principal(msgspec.Struct, frozen=True, kw_only=True):
+class Principal(msgspec.Struct, frozen=True):
     """An authenticated caller, always bound to one organization."""
 
     organization_id: UUID

@@ -6,28 +6,20 @@ from datetime import datetime
 from typing import cast
 from uuid import UUID
 
-import msgspec
-from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy import Table, and_, bindparam, null, select, update
 
 from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.models import ApiKey
+from agents_core.principal import Principal
 from agents_core.schemas import ApiKeyPublic, Role
 
-__all__ = ["ApiKeyRepository", "KeyRole"]
-
-
-class KeyRole(msgspec.Struct, frozen=True):
-    """What authenticating a key needs to know of it."""
-
-    id: UUID
-    organization_id: UUID
-    role: Role
+__all__ = ["ApiKeyRepository"]
 
 
 _keys = cast(Table, ApiKey.__table__)
 _c = _keys.c
 KEY = RowShape(ApiKeyPublic, _keys)
-KEY_ROLE = RowShape(KeyRole, _keys)
+PRINCIPAL = RowShape(Principal, _keys, columns={"user_id": null(), "api_key_id": _c.id})
 
 _live_in_org = and_(
     _c.id == bindparam("key_id"),
@@ -53,7 +45,7 @@ _REVOKE = Query(
     .returning(_c.id)
 )
 _BY_HASH = Query(
-    select(*KEY_ROLE.columns).where(_c.key_hash == bindparam("key_hash"), _c.revoked_at.is_(None))
+    select(*PRINCIPAL.columns).where(_c.key_hash == bindparam("key_hash"), _c.revoked_at.is_(None))
 )
 
 
@@ -101,5 +93,6 @@ class ApiKeyRepository(Repository):
         )
         return row is not None
 
-    async def by_hash(self, key_hash: str) -> KeyRole | None:
-        return await KEY_ROLE.one(self.conn, _BY_HASH, {"key_hash": key_hash})
+    async def principal(self, key_hash: str) -> Principal | None:
+        """A live key as a principal (its organization and role)."""
+        return await PRINCIPAL.one(self.conn, _BY_HASH, {"key_hash": key_hash})

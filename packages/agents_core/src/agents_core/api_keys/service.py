@@ -89,9 +89,4 @@ class ApiKeyService:
 
     async def principal(self, key: str) -> Principal | None:
         """The principal of a live key."""
-        found = await self.keys.by_hash(hash_api_key(key))
-        if found is None:
-            return None
-        return Principal(
-            organization_id=found.organization_id, role=found.role, api_key_id=found.id
-        )
+        return await self.keys.principal(hash_api_key(key))

@@ -7,11 +7,12 @@ from typing import cast
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import Table, and_, bindparam, func, literal_column, select, update
+from sqlalchemy import Table, and_, bindparam, func, literal_column, null, select, update
 
 from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.models import USER_EMAIL_INDEX, User
 from agents_core.errors import ConstraintViolation, EmailTaken
+from agents_core.principal import Principal
 from agents_core.schemas import Role, UserPublic
 
 __all__ = ["Credentials", "UserRepository"]
@@ -27,16 +28,11 @@ class Credentials(msgspec.Struct, frozen=True):
     is_active: bool
 
 
-class UserRole(msgspec.Struct, frozen=True):
-    organization_id: UUID
-    role: Role
-
-
 _users = cast(Table, User.__table__)
 _c = _users.c
 USER = RowShape(UserPublic, _users)
 CREDENTIALS = RowShape(Credentials, _users)
-ROLE = RowShape(UserRole, _users)
+PRINCIPAL = RowShape(Principal, _users, columns={"user_id": _c.id, "api_key_id": null()})
 
 _in_org = and_(_c.id == bindparam("user_id"), _c.organization_id == bindparam("organization_id"))
 _by_email = func.lower(_c.email) == bindparam("email_key")
@@ -79,7 +75,9 @@ _UPDATE = Query(
     )
     .returning(*USER.columns)
 )
-_ROLE = Query(select(*ROLE.columns).where(_c.id == bindparam("user_id"), _c.is_active.is_(True)))
+_PRINCIPAL = Query(
+    select(*PRINCIPAL.columns).where(_c.id == bindparam("user_id"), _c.is_active.is_(True))
+)
 
 
 class UserRepository(Repository):
@@ -157,6 +155,6 @@ class UserRepository(Repository):
         assert updated is not None
         return updated
 
-    async def role(self, user_id: UUID) -> UserRole | None:
-        """The organization and role of an active user."""
-        return await ROLE.one(self.conn, _ROLE, {"user_id": user_id})
+    async def principal(self, user_id: UUID) -> Principal | None:
+        """An active user as a principal (its organization and role)."""
+        return await PRINCIPAL.one(self.conn, _PRINCIPAL, {"user_id": user_id})

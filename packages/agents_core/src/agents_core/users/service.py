@@ -135,7 +135,4 @@ class UserService:
     async def principal(self, user_id: UUID) -> Principal | None:
         """The principal of an active user (a token only names the user; its state is read
         now)."""
-        found = await self.users.role(user_id)
-        if found is None:
-            return None
-        return Principal(organization_id=found.organization_id, role=found.role, user_id=user_id)
+        return await self.users.principal(user_id)
