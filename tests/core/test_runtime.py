@@ -251,15 +251,15 @@ def test_dependency_cache_refuses_a_load_older_than_an_eviction() -> None:
     cache = DependencyCache(10)
     a, b = uuid.uuid4(), uuid.uuid4()
     generation = cache.generation
-    cache.evict_agent(a)  # a change arrives while the load is running
+    cache.evict(a)  # a change arrives while the load is running
     assert cache.put("k", "stale", {a}, generation) is False
     assert cache.get("k") is MISSING
     assert cache.put("k", "fresh", {a, b}, cache.generation) is True
     assert cache.get("k") == "fresh"
     # Any agent the entry was built from evicts it; its other dependency is forgotten too.
-    assert cache.evict_agent(b) == 1
+    assert cache.evict(b) == 1
     assert cache.get("k") is MISSING
-    assert cache.evict_agent(a) == 0
+    assert cache.evict(a) == 0
     assert len(cache) == 0
     with pytest.raises(ValueError, match="max_entries"):
         DependencyCache(0)

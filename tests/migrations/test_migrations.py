@@ -17,7 +17,18 @@ from agents_core.db.database import Database, create_engine
 from agents_core.db.models import metadata
 from tests.conftest import create_scratch_database, drop_scratch_database
 
-TABLES = {"organizations", "users", "api_keys", "agents", "agent_versions", "agent_events"}
+TABLES = {
+    "organizations",
+    "users",
+    "api_keys",
+    "agents",
+    "agent_versions",
+    "agent_events",
+    "releases",
+    "release_agents",
+    "environments",
+    "environment_moves",
+}
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])

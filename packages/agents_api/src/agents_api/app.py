@@ -22,8 +22,10 @@ from agents_api.controllers.agent_transfer import AgentTransferController
 from agents_api.controllers.agents import AgentController
 from agents_api.controllers.api_keys import ApiKeyController
 from agents_api.controllers.auth import AuthController, SessionController
+from agents_api.controllers.environments import EnvironmentController
 from agents_api.controllers.events import AgentEventController
 from agents_api.controllers.health import HealthController
+from agents_api.controllers.releases import ReleaseController
 from agents_api.controllers.users import UserController
 from agents_api.dependencies import dependencies
 from agents_api.metrics import AppMetrics, metrics_endpoint
@@ -50,6 +52,8 @@ ROUTE_HANDLERS = [
     AgentTransferController,
     AgentEventController,
     AgentController,
+    ReleaseController,
+    EnvironmentController,
 ]
 
 

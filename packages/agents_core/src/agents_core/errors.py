@@ -17,11 +17,20 @@ __all__ = [
     "DatabaseUnavailable",
     "DomainError",
     "EmailTaken",
+    "EmptyRelease",
+    "EnvironmentNotFound",
+    "InvalidAgents",
+    "InvalidEnvironment",
     "InvalidHandoffTargets",
     "InvalidInput",
+    "InvalidRelease",
     "InvalidValue",
     "LastAdmin",
     "NotFound",
+    "NotInHistory",
+    "NothingToRollBack",
+    "ReleaseNotFound",
+    "RevisionMismatch",
     "VersionMismatch",
     "VersionNotFound",
 ]
@@ -48,6 +57,37 @@ class InvalidHandoffTargets(InvalidInput):
     code = "invalid_handoff_targets"
 
 
+class InvalidAgents(InvalidInput):
+    """A release asked for agents that are not active agents of the organization."""
+
+    code = "invalid_agents"
+
+
+class EmptyRelease(InvalidInput):
+    code = "empty_release"
+
+    def __init__(self) -> None:
+        super().__init__("The organization has no active agent to release")
+
+
+class InvalidRelease(InvalidInput):
+    """An environment asked to serve a release that does not exist."""
+
+    code = "invalid_release"
+
+
+class InvalidEnvironment(InvalidInput):
+    """A promotion from an environment that does not exist."""
+
+    code = "invalid_environment"
+
+
+class NotInHistory(InvalidInput):
+    """A rollback to a release the environment never served."""
+
+    code = "not_in_history"
+
+
 class NotFound(DomainError):
     code = "not_found"
 
@@ -63,6 +103,20 @@ class VersionNotFound(NotFound):
     code = "version_not_found"
 
     def __init__(self, detail: str = "Version not found") -> None:
+        super().__init__(detail)
+
+
+class ReleaseNotFound(NotFound):
+    code = "release_not_found"
+
+    def __init__(self, detail: str = "Release not found") -> None:
+        super().__init__(detail)
+
+
+class EnvironmentNotFound(NotFound):
+    code = "environment_not_found"
+
+    def __init__(self, detail: str = "Environment not found") -> None:
         super().__init__(detail)
 
 
@@ -92,8 +146,23 @@ class AgentReferenced(Conflict):
     code = "agent_referenced"
 
 
+class NothingToRollBack(Conflict):
+    code = "nothing_to_roll_back"
+
+    def __init__(self) -> None:
+        super().__init__("The environment never served another release: nothing to roll back to")
+
+
 class VersionMismatch(DomainError):
+    """An ``If-Match`` precondition failed (the API answers 412)."""
+
     code = "version_mismatch"
+
+
+class RevisionMismatch(VersionMismatch):
+    """An environment's ``If-Match`` named another revision than its current one."""
+
+    code = "revision_mismatch"
 
 
 class DatabaseUnavailable(DomainError):

@@ -23,9 +23,12 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 __all__ = [
     "CONFIG_FIELDS",
     "DEFAULT_MODEL",
+    "ENVIRONMENT_NAME_PATTERN",
+    "MAX_RELEASE_AGENTS",
     "UNSET",
     "AgentConfig",
     "AgentCreate",
+    "AgentDiff",
     "AgentEvent",
     "AgentEventKind",
     "AgentEventPage",
@@ -41,12 +44,26 @@ __all__ = [
     "ApiKeyCreated",
     "ApiKeyPrincipalPublic",
     "ApiKeyPublic",
+    "Canary",
+    "Environment",
+    "EnvironmentMove",
+    "EnvironmentPromote",
+    "EnvironmentPut",
+    "EnvironmentRollback",
+    "FieldChange",
     "FieldError",
     "HealthStatus",
     "LoginRequest",
     "OrganizationPublic",
     "PanelType",
     "ProblemDetails",
+    "Release",
+    "ReleaseAgentChange",
+    "ReleaseChange",
+    "ReleaseCreate",
+    "ReleaseDiff",
+    "ReleaseMember",
+    "ReleasedAgent",
     "Role",
     "SignupRequest",
     "SignupResponse",
@@ -89,7 +106,8 @@ class Role(StrEnum):
 
 
 class AgentEventKind(StrEnum):
-    """The kinds of change recorded in the agent event feed."""
+    """The kinds of change recorded in the organization's event feed: an agent's (the first
+    six), a release created, an environment moved or deleted."""
 
     CREATED = "created"
     UPDATED = "updated"
@@ -97,6 +115,9 @@ class AgentEventKind(StrEnum):
     RESTORED = "restored"
     IMPORTED = "imported"
     DUPLICATED = "duplicated"
+    RELEASED = "released"
+    DEPLOYED = "deployed"
+    UNDEPLOYED = "undeployed"
 
 
 # -- constrained scalar types ---------------------------------------------------------------------
@@ -337,6 +358,18 @@ class AgentConfig(Struct):
         """The configuration fields whose values differ from ``other``'s, in field order."""
         return [name for name in CONFIG_FIELDS if getattr(self, name) != getattr(other, name)]
 
+    def changes_to(self, other: AgentConfig) -> list[FieldChange]:
+        """Each field that differs in ``other``, with its value here (``before``) and there
+        (``after``) as JSON values, in field order."""
+        return [
+            FieldChange(
+                field=name,
+                before=msgspec.to_builtins(getattr(self, name)),
+                after=msgspec.to_builtins(getattr(other, name)),
+            )
+            for name in self.differing_fields(other)
+        ]
+
 
 CONFIG_FIELDS: Final[tuple[str, ...]] = AgentConfig.__struct_fields__
 """The configuration fields, in snapshot order."""
@@ -524,22 +557,29 @@ class AgentImportResult(Struct, kw_only=True):
 
 
 class AgentEvent(Struct, kw_only=True):
-    """One recorded change of an agent, in the organization's change feed.
+    """One recorded change in the organization's change feed.
 
+    ``id`` numbers the organization's events from 1 in commit order. For an agent's event,
     ``version`` is the agent's version after the change (for ``deleted``: the version it was
-    deleted at). ``cursor`` is the feed position just after this event: pass it as ``after`` to
-    resume from here. ``actor_id`` is the user who made the change, or null for an API key or a
-    system change.
+    deleted at) and ``release`` and ``environment`` are null. For ``released``, ``agent_id`` is
+    null and ``release`` (and ``version``) is the new release's number; for ``deployed``,
+    ``environment`` names the environment moved, ``release`` is the release it serves now and
+    ``version`` its revision; ``undeployed`` is an environment deleted (``release`` null,
+    ``version`` the revision it had). ``cursor`` is the feed position just after this event:
+    pass it as ``after`` to resume from here. ``actor_id`` is the user who made the change, or
+    null for an API key or a system change.
     """
 
     id: int
     cursor: str
     organization_id: UUID
-    agent_id: UUID
+    agent_id: UUID | None
     version: int
     kind: AgentEventKind
     actor_id: UUID | None
     created_at: datetime
+    release: int | None = None
+    environment: str | None = None
 
 
 class AgentEventPage(Struct, kw_only=True):
@@ -553,3 +593,163 @@ class AgentEventPage(Struct, kw_only=True):
     events: list[AgentEvent]
     next_cursor: str | None
     has_more: bool = False
+
+
+class FieldChange(Struct, kw_only=True):
+    """One configuration field that differs: its value before and after (as JSON)."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+class AgentDiff(Struct, kw_only=True):
+    """``GET /agents/{id}/diff``: the configuration fields that differ between two versions of
+    an agent, in snapshot order; ``before`` is always the value at ``from``."""
+
+    agent_id: UUID
+    from_: int = msgspec.field(name="from")
+    to: int
+    changes: list[FieldChange]
+
+
+# -- releases and environments -------------------------------------------------------------------
+
+MAX_INT32: Final = 2**31 - 1
+MAX_RELEASE_AGENTS: Final = 1000
+MAX_RELEASE_MESSAGE: Final = 1000
+ENVIRONMENT_NAME_PATTERN: Final = "^[a-z0-9][a-z0-9_-]{0,62}$"
+ENVIRONMENT_NAME: Final = re.compile(ENVIRONMENT_NAME_PATTERN)
+
+ReleaseNumber = Annotated[int, Meta(ge=1, le=MAX_INT32)]
+CanaryWeight = Annotated[int, Meta(ge=1, le=99)]
+
+
+class ReleaseCreate(_Body):
+    """``POST /releases``: without ``agents``, every active agent of the organization; with
+    them, those agents and every agent reachable from them through handoff targets. Each at its
+    current version."""
+
+    message: Annotated[str, Meta(max_length=MAX_RELEASE_MESSAGE)] | None = None
+    agents: Annotated[list[UUID], Meta(min_length=1, max_length=MAX_RELEASE_AGENTS)] | None = None
+
+    def __post_init__(self) -> None:
+        _no_nul("message", self.message)
+        _unique("agents", self.agents)
+
+
+class ReleaseMember(Struct):
+    """An agent of a release: its id, its name at the pinned version, and that version."""
+
+    agent_id: UUID
+    name: str
+    version: int
+
+
+class Release(Struct, kw_only=True):
+    """An immutable set of agents, each pinned at a version; ``agents`` ordered by name."""
+
+    id: UUID
+    number: int
+    message: str | None
+    created_by: UUID | None
+    created_at: datetime
+    agents: list[ReleaseMember]
+
+
+class ReleasedAgent(AgentConfig):
+    """One agent's configuration as pinned in a release (also after the agent changed or was
+    deleted)."""
+
+    agent_id: UUID
+    release: int
+    version: int
+
+
+class ReleaseChange(StrEnum):
+    ADDED = "added"
+    REMOVED = "removed"
+    CHANGED = "changed"
+
+
+class ReleaseAgentChange(Struct, kw_only=True):
+    """How one agent differs between two releases. ``name`` is its name in ``release`` (in
+    ``base`` when removed); ``fields`` are the configuration fields that differ (snapshot order),
+    empty for an agent added or removed."""
+
+    agent_id: UUID
+    name: str
+    change: ReleaseChange
+    base_version: int | None
+    version: int | None
+    fields: list[str]
+
+
+class ReleaseDiff(Struct, kw_only=True):
+    """What ``release`` changes against ``base``, by agent, ordered by name. Agents pinned at
+    the same version in both are left out."""
+
+    base: int
+    release: int
+    agents: list[ReleaseAgentChange]
+
+
+class Canary(_Body):
+    """A second release serving ``weight`` percent of calls."""
+
+    release: ReleaseNumber
+    weight: CanaryWeight
+
+
+class EnvironmentPut(_Body):
+    """``PUT /environments/{name}``: the release to serve, and optionally a canary."""
+
+    release: ReleaseNumber
+    canary: Canary | None = None
+
+    def __post_init__(self) -> None:
+        if self.canary is not None and self.canary.release == self.release:
+            raise ValueError("canary.release: must differ from release")
+
+
+class EnvironmentPromote(_Body):
+    """``POST /environments/{name}/promote``: take the release that environment ``from``
+    serves (its canary is not taken)."""
+
+    from_: Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)] = msgspec.field(
+        name="from"
+    )
+
+    def __post_init__(self) -> None:
+        _no_nul("from", self.from_)
+
+
+class EnvironmentRollback(_Body):
+    """``POST /environments/{name}/rollback``: back to ``release`` (one the environment served
+    before), or without it to the release it served before its current one."""
+
+    release: ReleaseNumber | None = None
+
+
+class Environment(Struct, kw_only=True):
+    """An org-scoped name pointing at a release (a number), with an optional canary.
+    ``revision`` counts its moves from 1; ``updated_by`` is the user of the last move, or null
+    for an API key."""
+
+    name: str
+    release: int
+    canary: Canary | None
+    revision: int
+    updated_at: datetime
+    updated_by: UUID | None
+
+
+class EnvironmentMove(Struct, kw_only=True):
+    """One move of an environment, as its history keeps it."""
+
+    revision: int
+    release: int
+    canary: Canary | None
+    previous_release: int | None
+    actor_id: UUID | None
+    created_at: datetime

@@ -6,7 +6,15 @@ from uuid import UUID
 from litestar import Controller, Response, delete, get, post, route
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter, PathParameter
+from litestar.params import (
+    FromPath,
+    FromQuery,
+    HeaderParameter,
+    JSONBody,
+    Parameter,
+    PathParameter,
+    QueryParameter,
+)
 from litestar.status_codes import HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
 from agents_api.openapi import problems
@@ -18,6 +26,7 @@ from agents_core.errors import InvalidInput, VersionMismatch
 from agents_core.principal import Principal
 from agents_core.schemas import (
     AgentCreate,
+    AgentDiff,
     AgentModality,
     AgentPublic,
     AgentUpdate,
@@ -219,6 +228,35 @@ class AgentController(Controller):
         conn: NamedDependency[Connection],
     ) -> list[AgentVersionPublic]:
         return await AgentService(conn).versions(principal.organization_id, agent_id)
+
+    @get(
+        "/{agent_id:uuid}/diff",
+        summary="Compare two versions of an agent, field by field",
+        description="The configuration fields that differ between version `from` and version "
+        "`to` (default: the current version, the agent's live configuration), in snapshot "
+        "order; `before` is the value at `from`.",
+        responses=problems(400, 401, 404),
+        operation_id="diffAgentVersions",
+    )
+    async def diff(
+        self,
+        agent_id: FromPath[UUID],
+        principal: NamedDependency[Principal],
+        conn: NamedDependency[Connection],
+        from_: Annotated[
+            int,
+            QueryParameter(name="from", ge=-MAX_INT32 - 1, le=MAX_INT32, description="A version"),
+        ],
+        to: Annotated[
+            int | None,
+            Parameter(
+                ge=-MAX_INT32 - 1,
+                le=MAX_INT32,
+                description="Another version (default: the current one)",
+            ),
+        ] = None,
+    ) -> AgentDiff:
+        return await AgentService(conn).diff(principal.organization_id, agent_id, from_, to)
 
     @get(
         "/{agent_id:uuid}/versions/{version:int}",

@@ -203,6 +203,16 @@ _VERSION = Query(
     )
     .where(_agent_exists)
 )
+# The agent and the versions asked for that were saved (a diff's two ends).
+_CONFIGS_AT = Query(
+    select(*AGENT.columns, _versions.c.version, _versions.c.snapshot)
+    .select_from(_agents)
+    .outerjoin(
+        _versions,
+        and_(_versions.c.agent_id == _c.id, AnyOf(_versions.c.version, "versions", Integer())),
+    )
+    .where(_agent_exists)
+)
 
 
 class AgentPage(msgspec.Struct, kw_only=True):
@@ -417,6 +427,21 @@ class AgentRepository(Repository):
         if VERSION.value(row, "id") is None:
             raise VersionNotFound()
         return VERSION(row)
+
+    async def configs_at(
+        self, organization_id: UUID, agent_id: UUID, versions: Sequence[int]
+    ) -> tuple[AgentPublic, dict[int, AgentConfig]]:
+        """The agent and the configurations saved as those of ``versions`` that exist. One
+        round trip."""
+        rows = await self.conn.fetch(
+            _CONFIGS_AT,
+            {"organization_id": organization_id, "agent_id": agent_id, "versions": list(versions)},
+        )
+        if not rows:
+            raise AgentNotFound()
+        width = len(AGENT.fields)
+        saved = {row[width]: _snapshot_of(row[width + 1]) for row in rows if row[width] is not None}
+        return AGENT(rows[0]), saved
 
 
 def _snapshot_of(raw: Any) -> AgentConfig:

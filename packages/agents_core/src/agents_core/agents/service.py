@@ -30,6 +30,7 @@ from agents_core.schemas import (
     MAX_NAME_LENGTH,
     AgentConfig,
     AgentCreate,
+    AgentDiff,
     AgentEventKind,
     AgentExport,
     AgentImportResult,
@@ -111,6 +112,26 @@ class AgentService:
         self, organization_id: UUID, agent_id: UUID, version: int
     ) -> AgentVersionPublic:
         return await self.agents.version(organization_id, agent_id, version)
+
+    async def diff(
+        self, organization_id: UUID, agent_id: UUID, from_: int, to: int | None = None
+    ) -> AgentDiff:
+        """The configuration fields that differ between versions ``from_`` and ``to`` (default:
+        the current version, the agent's live configuration). One round trip."""
+        agent, saved = await self.agents.configs_at(
+            organization_id, agent_id, [from_] if to is None else [from_, to]
+        )
+        to = agent.current_version if to is None else to
+
+        def at(version: int) -> AgentConfig:
+            if version == agent.current_version:
+                return agent.config()
+            if version in saved:
+                return saved[version]
+            raise VersionNotFound(f"The agent has no version {version}")
+
+        before, after = at(from_), at(to)
+        return AgentDiff(agent_id=agent.id, from_=from_, to=to, changes=before.changes_to(after))
 
     async def referrers(self, organization_id: UUID, agent_id: UUID) -> list[AgentPublic]:
         """Active agents of the organization that hand off to ``agent_id`` (locked)."""

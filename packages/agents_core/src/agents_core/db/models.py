@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -27,12 +28,18 @@ from agents_core.schemas import DEFAULT_MODEL
 
 __all__ = [
     "AGENT_NAME_INDEX",
+    "ENVIRONMENT_NAME_CONSTRAINT",
+    "RELEASE_NUMBER_CONSTRAINT",
     "USER_EMAIL_INDEX",
     "Agent",
     "AgentEventRow",
     "AgentVersion",
     "ApiKey",
+    "Environment",
+    "EnvironmentMove",
     "Organization",
+    "Release",
+    "ReleaseMember",
     "User",
     "metadata",
 ]
@@ -160,10 +167,19 @@ class _EventBase(DeclarativeBase):
 
 
 class AgentEventRow(_EventBase):
-    """One change of an agent, written in the transaction that made it (the change feed)."""
+    """One change in an organization (an agent's, a release, an environment's move), written in
+    the transaction that made it (the change feed).
+
+    ``position`` numbers the organization's events from 1 in commit order (the feed's cursor);
+    ``id`` is the deployment-wide number that change followers poll by. ``agent_id`` is null for
+    events that are not about one agent (``released``, ``deployed``), which name their
+    ``release`` and ``environment`` instead.
+    """
 
     __tablename__ = "agent_events"
-    __table_args__ = (Index("ix_agent_events_org_id", "organization_id", "id"),)
+    __table_args__ = (
+        Index("uq_agent_events_org_position", "organization_id", "position", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
@@ -171,8 +187,101 @@ class AgentEventRow(_EventBase):
     organization_id: Mapped[UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE")
     )
-    agent_id: Mapped[UUID] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(BigInteger)
+    agent_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), default=None
+    )
     version: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
+    release: Mapped[int | None] = mapped_column(Integer, default=None)
+    environment: Mapped[str | None] = mapped_column(String(63), default=None)
+    actor_id: Mapped[UUID | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=_now)
+
+
+RELEASE_NUMBER_CONSTRAINT = "uq_releases_organization_id"
+"""Keeps release numbers distinct within an organization."""
+
+
+class Release(UUIDAuditBase):
+    """An immutable set of agents, each pinned at a version; numbered per organization."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("organization_id", "number"),)
+
+    organization_id: Mapped[UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str | None] = mapped_column(String(1000), default=None)
+    created_by: Mapped[UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+
+
+class ReleaseMember(_EventBase):
+    """One agent of a release and the version it is pinned at: a pair, not a copy. The pinned
+    configuration is the agent's row while it is still at that version, its saved snapshot
+    afterwards (agents are only ever soft-deleted, and their versions stay)."""
+
+    __tablename__ = "release_agents"
+
+    release_id: Mapped[UUID] = mapped_column(
+        ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[UUID] = mapped_column(
+        ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+
+
+ENVIRONMENT_NAME_CONSTRAINT = "uq_environments_organization_id"
+"""Keeps environment names distinct within an organization."""
+
+
+class Environment(UUIDAuditBase):
+    """An organization's named pointer at a release, with an optional canary release."""
+
+    __tablename__ = "environments"
+    __table_args__ = (
+        UniqueConstraint("organization_id", "name"),
+        ForeignKeyConstraint(
+            ["organization_id", "release"],
+            ["releases.organization_id", "releases.number"],
+            name="fk_environments_release_releases",
+        ),
+        ForeignKeyConstraint(
+            ["organization_id", "canary_release"],
+            ["releases.organization_id", "releases.number"],
+            name="fk_environments_canary_release_releases",
+        ),
+    )
+
+    organization_id: Mapped[UUID] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(String(63))
+    release: Mapped[int] = mapped_column(Integer)
+    canary_release: Mapped[int | None] = mapped_column(Integer, default=None)
+    canary_weight: Mapped[int | None] = mapped_column(Integer, default=None)
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+
+
+class EnvironmentMove(_EventBase):
+    """One move of an environment (its history); deleted with the environment."""
+
+    __tablename__ = "environment_moves"
+
+    environment_id: Mapped[UUID] = mapped_column(
+        ForeignKey("environments.id", ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release: Mapped[int] = mapped_column(Integer)
+    canary_release: Mapped[int | None] = mapped_column(Integer, default=None)
+    canary_weight: Mapped[int | None] = mapped_column(Integer, default=None)
+    previous_release: Mapped[int | None] = mapped_column(Integer, default=None)
     actor_id: Mapped[UUID | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), default=_now)

@@ -22,6 +22,7 @@ __all__ = [
     "JSONDocument",
     "JsonIdList",
     "JsonObjectAgg",
+    "JsonText",
     "StringList",
     "UUIDElement",
     "UUIDList",
@@ -157,6 +158,35 @@ def _json_id_list_pg(element: JsonIdList, compiler: SQLCompiler, **kw: Any) -> s
 
 @compiles(JsonIdList)
 def _json_id_list_json(element: JsonIdList, compiler: SQLCompiler, **kw: Any) -> str:
+    document = compiler.process(element.document, **kw)
+    path = compiler.render_literal_value(f"$.{element.member}", String())
+    return f"json_extract({document}, {path})"
+
+
+class JsonText(ColumnElement[str]):
+    """The text under ``key`` in the JSON document ``document`` (NULL when the document is):
+    ``document ->> 'key'`` on PostgreSQL, ``json_extract`` elsewhere."""
+
+    inherit_cache = True
+    type = String()
+    _traverse_internals = [
+        ("document", InternalTraversal.dp_clauseelement),
+        ("member", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, document: ColumnElement[Any], key: str) -> None:
+        self.document = document
+        self.member = key
+
+
+@compiles(JsonText, "postgresql")
+def _json_text_pg(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
+    document = compiler.process(element.document, **kw)
+    return f"({document} ->> {compiler.render_literal_value(element.member, String())})"
+
+
+@compiles(JsonText)
+def _json_text_json(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
     document = compiler.process(element.document, **kw)
     path = compiler.render_literal_value(f"$.{element.member}", String())
     return f"json_extract({document}, {path})"

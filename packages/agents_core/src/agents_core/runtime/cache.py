@@ -1,8 +1,9 @@
-"""The catalog's cache: a bounded LRU whose entries are evicted by the agents they depend on.
+"""The catalog's cache: a bounded LRU whose entries are evicted by what they depend on.
 
-Every entry records the agents it was built from (an agent definition: the agent and its handoff
-targets, whose names it shows; a graph: every agent in it). An event about an agent evicts every
-entry that depends on it.
+Every entry records what it was built from: agents (an agent definition: the agent and its
+handoff targets, whose names it shows; a graph: every agent in it) or an environment (what it
+serves). An event about an agent, or a move of an environment, evicts every entry that depends
+on it. Entries read from a release depend on nothing: a release never changes.
 
 The generation counter closes the race between a load and an eviction: a load notes the
 generation before it reads the database and may only store its result if no eviction happened
@@ -15,11 +16,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, Final
-from uuid import UUID
 
-__all__ = ["MISSING", "CatalogCache", "DependencyCache", "Loader"]
+__all__ = ["MISSING", "CatalogCache", "DependencyCache", "Entry", "Loader"]
 
 MISSING: Final[Any] = object()
 
@@ -33,8 +33,8 @@ class DependencyCache:
         self.max_entries = max_entries
         self.generation = 0
         """Bumped by every eviction for a change and every clear."""
-        self._entries: OrderedDict[Hashable, tuple[Any, frozenset[UUID]]] = OrderedDict()
-        self._dependents: dict[UUID, set[Hashable]] = {}
+        self._entries: OrderedDict[Hashable, tuple[Any, frozenset[Hashable]]] = OrderedDict()
+        self._dependents: dict[Hashable, set[Hashable]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -47,7 +47,9 @@ class DependencyCache:
         self._entries.move_to_end(key)
         return entry[0]
 
-    def put(self, key: Hashable, value: Any, depends_on: Iterable[UUID], generation: int) -> bool:
+    def put(
+        self, key: Hashable, value: Any, depends_on: Iterable[Hashable], generation: int
+    ) -> bool:
         """Store a value loaded at ``generation``; refused (``False``) if anything was evicted
         since, because the value may predate that change."""
         if generation != self.generation:
@@ -55,17 +57,18 @@ class DependencyCache:
         self._discard(key)
         deps = frozenset(depends_on)
         self._entries[key] = (value, deps)
-        for agent_id in deps:
-            self._dependents.setdefault(agent_id, set()).add(key)
+        for dependency in deps:
+            self._dependents.setdefault(dependency, set()).add(key)
         while len(self._entries) > self.max_entries:
             oldest = next(iter(self._entries))
             self._discard(oldest)
         return True
 
-    def evict_agent(self, agent_id: UUID) -> int:
-        """Evict every entry built from this agent; returns how many there were."""
+    def evict(self, dependency: Hashable) -> int:
+        """Evict every entry built from ``dependency`` (an agent's id, an environment's key);
+        returns how many there were."""
         self.generation += 1
-        keys = self._dependents.pop(agent_id, None)
+        keys = self._dependents.pop(dependency, None)
         if not keys:
             return 0
         for key in list(keys):
@@ -81,16 +84,20 @@ class DependencyCache:
         entry = self._entries.pop(key, None)
         if entry is None:
             return
-        for agent_id in entry[1]:
-            keys = self._dependents.get(agent_id)
+        for dependency in entry[1]:
+            keys = self._dependents.get(dependency)
             if keys is not None:
                 keys.discard(key)
                 if not keys:
-                    del self._dependents[agent_id]
+                    del self._dependents[dependency]
 
 
-Loader = Callable[[], Awaitable[tuple[Any, Iterable[UUID]]]]
-"""Reads a value from the database: the value and the agents it was built from."""
+Entry = tuple[Hashable, Any, Iterable[Hashable]]
+"""A value to cache: its key, the value, and what it was built from."""
+
+Loader = Callable[[], Awaitable[tuple[Any, Sequence[Entry]]]]
+"""Reads from the database: the answer for the callers, and the entries to cache (an answer
+can fill several: what an environment serves and the agent in each of its releases)."""
 
 
 class CatalogCache:
@@ -113,17 +120,19 @@ class CatalogCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def cached(self, key: Hashable) -> Any:
-        """The cached value for ``key``, or :data:`MISSING` (always while not trusted)."""
+    def cached(self, key: Hashable, *, counted: bool = True) -> Any:
+        """The cached value for ``key``, or :data:`MISSING` (always while not trusted).
+        ``counted=False`` for a step of a lookup that counts once (at its last step)."""
         if not self.trusted:
             return MISSING
         value = self._entries.get(key)
-        if value is not MISSING:
+        if counted and value is not MISSING:
             self.hits += 1
         return value
 
     async def load(self, key: Hashable, loader: Loader) -> Any:
-        """Load through ``loader``, once for all concurrent callers of the same generation."""
+        """Load through ``loader``, once for all concurrent callers of the same generation
+        (``key`` names the load); returns the loader's answer."""
         self.misses += 1
         generation = self._entries.generation
         flight = self._flights.get(key)
@@ -135,11 +144,12 @@ class CatalogCache:
         return await asyncio.shield(task)
 
     async def _fetch(self, key: Hashable, loader: Loader, generation: int) -> Any:
-        value, depends_on = await loader()
+        answer, entries = await loader()
         if self.trusted:
             # Refused when anything was evicted since ``generation``: the value may be older.
-            self._entries.put(key, value, depends_on, generation)
-        return value
+            for entry_key, value, depends_on in entries:
+                self._entries.put(entry_key, value, depends_on, generation)
+        return answer
 
     def _land(self, key: Hashable, task: asyncio.Future[Any]) -> None:
         flight = self._flights.get(key)
@@ -148,8 +158,8 @@ class CatalogCache:
         if not task.cancelled():
             task.exception()  # retrieved here even if every caller went away
 
-    def evict(self, agent_id: UUID) -> None:
-        self._entries.evict_agent(agent_id)
+    def evict(self, dependency: Hashable) -> None:
+        self._entries.evict(dependency)
 
     def clear(self) -> None:
         self._entries.clear()

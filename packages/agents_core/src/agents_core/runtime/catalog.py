@@ -1,5 +1,8 @@
 """The agent catalog a voice-agent worker embeds: definitions and handoff graphs, cached, kept
-fresh by the change feed.
+fresh by the change feed. Calls are served through an environment (:meth:`AgentCatalog.resolve`,
+:meth:`AgentCatalog.graph` with ``environment=``): the release it serves, at the versions that
+release pins; :meth:`AgentCatalog.get` and :meth:`AgentCatalog.graph` without one serve the
+working configuration.
 
 Freshness guarantee (PostgreSQL). Every write records its events in its own transaction and
 ``pg_notify``s them; PostgreSQL delivers a notice only after the transaction has committed and is
@@ -7,6 +10,13 @@ visible to new snapshots. The catalog LISTENs on a connection of its own and evi
 notice. So: **a read that starts after the catalog has received the notice of a change never
 returns data older than that change.** Reads that started before the notice may still return
 what they read; they can never leave it in the cache (see :mod:`agents_core.runtime.cache`).
+
+Through an environment the same holds for its moves: a move (or a deletion) of an environment
+notifies like a change, and evicts what the environment serves. So **a resolve that starts after
+the catalog has received the notice of a move never serves a release older than that move.**
+What a release pins never changes, so agents and graphs read from a release are cached by
+release and never evicted by a change (only by the cache's bound): a move evicts one entry, and
+the next call reads where the environment points now.
 
 When the listening connection is lost the catalog stops trusting its cache at once (every read
 goes to the database); once the feed is followed again it drops the whole cache and tells
@@ -32,11 +42,11 @@ import msgspec
 from sqlalchemy.engine import URL
 
 from agents_core.db import Database
-from agents_core.errors import VersionNotFound
-from agents_core.runtime.cache import MISSING, CatalogCache
+from agents_core.errors import AgentNotFound, VersionNotFound
+from agents_core.runtime.cache import MISSING, CatalogCache, Entry
 from agents_core.runtime.definitions import AgentDefinition, AgentGraph, CatalogChange
 from agents_core.runtime.follower import ChangeFollower, follower
-from agents_core.runtime.repository import CatalogRepository
+from agents_core.runtime.repository import CatalogRepository, ServedDefinitions, ServedGraphs
 
 __all__ = ["AgentCatalog", "CatalogStats", "ChangeStream"]
 
@@ -44,9 +54,21 @@ logger = logging.getLogger("agents_core.runtime")
 
 T = TypeVar("T")
 
+# Cache keys start with one of these.
 _DEFINITION = 0
 _GRAPH = 1
 _VERSION = 2
+_SERVING = 3  # what an environment serves
+_RELEASED = 4  # an agent as a release pins it
+_RELEASE_GRAPH = 5  # a graph in a release
+# Loads (single flight) through an environment.
+_SERVED = 6
+_SERVED_GRAPHS = 7
+
+
+def _environment(organization_id: UUID, environment: str) -> tuple[str, UUID, str]:
+    """What an environment's entries depend on (its moves evict them)."""
+    return ("environment", organization_id, environment)
 
 
 class CatalogStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -56,7 +78,7 @@ class CatalogStats(msgspec.Struct, frozen=True, kw_only=True):
     hits: int
     misses: int
     changes: int
-    """Change notices (or polled events) applied."""
+    """Change notices (or polled events) applied: agents changed, environments moved."""
     resets: int
     """Times the whole cache was dropped after the feed was lost and found again."""
     listening: bool
@@ -110,6 +132,14 @@ class ChangeStream:
 _RESET = CatalogChange(organization_id=None, agent_id=None, version=None)
 
 CatalogSource = str | URL | Database
+
+
+def _members_of(organization_id: UUID, graph: AgentGraph) -> list[Entry]:
+    """A released graph's agents, cached as :meth:`AgentCatalog.resolve` finds them."""
+    return [
+        ((_RELEASED, organization_id, graph.release, definition.id), definition, ())
+        for definition in graph
+    ]
 
 
 class AgentCatalog:
@@ -185,18 +215,132 @@ class AgentCatalog:
         """
         return await self._definition(organization_id, agent_id, None)
 
-    async def graph(self, organization_id: UUID, entry_agent_id: UUID) -> AgentGraph:
-        """The entry agent and every agent reachable from it through handoffs, in one query."""
+    async def graph(
+        self,
+        organization_id: UUID,
+        entry_agent_id: UUID,
+        *,
+        environment: str | None = None,
+        call_id: str | None = None,
+    ) -> AgentGraph:
+        """The entry agent and every agent reachable from it through handoffs, in one query.
+
+        Without ``environment``: the working configuration (active agents as they are now).
+        With it: the members of the release serving the call ``call_id`` through that
+        environment (see :meth:`resolve`) reachable from the entry agent, at their pinned
+        versions, with the graph's ``release``. :class:`~agents_core.errors.AgentNotFound` when
+        the entry agent is not in that release,
+        :class:`~agents_core.errors.EnvironmentNotFound` when there is no such environment.
+        """
+        if environment is not None:
+            return await self._served_graph(organization_id, entry_agent_id, environment, call_id)
         key = (_GRAPH, organization_id, entry_agent_id)
         cached = self._cache.cached(key)
         if cached is not MISSING:
             return cached  # type: ignore[no-any-return]
 
-        async def load(repository: CatalogRepository) -> tuple[AgentGraph, frozenset[UUID]]:
+        async def load(repository: CatalogRepository) -> tuple[AgentGraph, list[Entry]]:
             graph = await repository.graph(organization_id, entry_agent_id)
-            return graph, frozenset(graph.agents)
+            return graph, [(key, graph, graph.agents.keys())]
 
         return await self._load(key, load)
+
+    async def resolve(
+        self,
+        organization_id: UUID,
+        agent_id: UUID,
+        *,
+        environment: str,
+        call_id: str | None = None,
+    ) -> AgentDefinition:
+        """The agent as the environment serves it to the call ``call_id``: its configuration at
+        the version pinned by the environment's release (or, for a call the canary rule sends
+        there, by its canary release), with ``release`` and ``version`` set. Without
+        ``call_id``, always the environment's release.
+
+        :class:`~agents_core.errors.EnvironmentNotFound` when the organization has no such
+        environment; :class:`~agents_core.errors.AgentNotFound` when the agent is not in the
+        release serving the call.
+        """
+        serving = self._cache.cached((_SERVING, organization_id, environment), counted=False)
+        if serving is not MISSING:
+            release = serving.release_for(environment, call_id)
+            key = (_RELEASED, organization_id, release, agent_id)
+            cached = self._cache.cached(key)
+            if cached is not MISSING:
+                return cached  # type: ignore[no-any-return]
+
+            async def load(repository: CatalogRepository) -> tuple[AgentDefinition, list[Entry]]:
+                definition = await repository.released(organization_id, release, agent_id)
+                return definition, [(key, definition, ())]
+
+            return await self._load(key, load)
+
+        async def load_served(
+            repository: CatalogRepository,
+        ) -> tuple[ServedDefinitions, list[Entry]]:
+            served = await repository.served_definitions(organization_id, environment, agent_id)
+            entries: list[Entry] = [
+                (
+                    (_SERVING, organization_id, environment),
+                    served.serving,
+                    (_environment(organization_id, environment),),
+                ),
+                *(
+                    ((_RELEASED, organization_id, release, agent_id), definition, ())
+                    for release, definition in served.definitions.items()
+                ),
+            ]
+            return served, entries
+
+        served: ServedDefinitions = await self._load(
+            (_SERVED, organization_id, environment, agent_id), load_served
+        )
+        release = served.serving.release_for(environment, call_id)
+        definition = served.definitions.get(release)
+        if definition is None:
+            raise AgentNotFound(f"The agent is not in release {release}")
+        return definition
+
+    async def _served_graph(
+        self, organization_id: UUID, entry_id: UUID, environment: str, call_id: str | None
+    ) -> AgentGraph:
+        serving = self._cache.cached((_SERVING, organization_id, environment), counted=False)
+        if serving is not MISSING:
+            release = serving.release_for(environment, call_id)
+            key = (_RELEASE_GRAPH, organization_id, release, entry_id)
+            cached = self._cache.cached(key)
+            if cached is not MISSING:
+                return cached  # type: ignore[no-any-return]
+
+            async def load(repository: CatalogRepository) -> tuple[AgentGraph, list[Entry]]:
+                graph = await repository.release_graph(organization_id, release, entry_id)
+                return graph, [(key, graph, ()), *_members_of(organization_id, graph)]
+
+            return await self._load(key, load)
+
+        async def load_served(repository: CatalogRepository) -> tuple[ServedGraphs, list[Entry]]:
+            served = await repository.served_graphs(organization_id, environment, entry_id)
+            entries: list[Entry] = [
+                (
+                    (_SERVING, organization_id, environment),
+                    served.serving,
+                    (_environment(organization_id, environment),),
+                )
+            ]
+            for release, graph in served.graphs.items():
+                entries.append(((_RELEASE_GRAPH, organization_id, release, entry_id), graph, ()))
+                entries.extend(_members_of(organization_id, graph))
+            return served, entries
+
+        served: ServedGraphs = await self._load(
+            (_SERVED_GRAPHS, organization_id, environment, entry_id), load_served
+        )
+        release = served.serving.release_for(environment, call_id)
+        graph = served.graphs.get(release)
+        if graph is None:
+            raise AgentNotFound(f"The agent is not in release {release}")
+        return graph
 
     async def get_version(
         self, organization_id: UUID, agent_id: UUID, version: int
@@ -224,20 +368,18 @@ class AgentCatalog:
         if cached is not MISSING:
             return cached  # type: ignore[no-any-return]
 
-        async def load(
-            repository: CatalogRepository,
-        ) -> tuple[AgentDefinition, frozenset[UUID]]:
+        async def load(repository: CatalogRepository) -> tuple[AgentDefinition, list[Entry]]:
             loaded = await repository.definition(organization_id, agent_id, version)
-            return loaded.definition, loaded.depends_on
+            return loaded.definition, [(key, loaded.definition, loaded.depends_on)]
 
         return await self._load(key, load)
 
     async def _load(
         self,
         key: Hashable,
-        loader: Callable[[CatalogRepository], Awaitable[tuple[T, frozenset[UUID]]]],
+        loader: Callable[[CatalogRepository], Awaitable[tuple[T, list[Entry]]]],
     ) -> T:
-        async def read() -> tuple[T, frozenset[UUID]]:
+        async def read() -> tuple[T, list[Entry]]:
             async with self._database.connect() as conn:
                 return await loader(CatalogRepository(conn))
 
@@ -289,6 +431,18 @@ class AgentCatalog:
         self._cache.evict(agent_id)
         self._publish(
             CatalogChange(organization_id=organization_id, agent_id=agent_id, version=version)
+        )
+
+    def moved(self, organization_id: UUID, environment: str, revision: int) -> None:
+        self._changes += 1
+        self._cache.evict(_environment(organization_id, environment))
+        self._publish(
+            CatalogChange(
+                organization_id=organization_id,
+                agent_id=None,
+                version=revision,
+                environment=environment,
+            )
         )
 
     def lost(self) -> None:

@@ -1,6 +1,7 @@
 """Following the event feed: who tells the catalog that something changed.
 
-On PostgreSQL (:class:`NotificationFollower`) every write ``pg_notify``s its events, and
+On PostgreSQL (:class:`NotificationFollower`) every write ``pg_notify``s its events (an agent's
+change, an environment's move: see :mod:`agents_core.events.repository`), and
 PostgreSQL delivers a notice only after the transaction has committed and is visible to new
 snapshots. The follower LISTENs on a connection of its own and passes each notice on. When the
 connection is lost it says so at once (the catalog stops trusting its cache) and reconnects;
@@ -25,7 +26,14 @@ from uuid import UUID
 from sqlalchemy import bindparam, func, select
 
 from agents_core.db import Database, Query
-from agents_core.events.repository import NOTIFY_CHANNEL, EventRepository
+from agents_core.events.repository import (
+    ENVIRONMENT_KINDS,
+    NOTIFY_CHANNEL,
+    AgentNotice,
+    EventRepository,
+    StoredEvent,
+    read_notice,
+)
 
 __all__ = ["ChangeFollower", "FeedListener", "NotificationFollower", "PollingFollower", "follower"]
 
@@ -40,6 +48,9 @@ class FeedListener(Protocol):
     """What a follower tells (the catalog)."""
 
     def changed(self, organization_id: UUID, agent_id: UUID, version: int) -> None: ...
+
+    def moved(self, organization_id: UUID, environment: str, revision: int) -> None:
+        """The environment was moved (or deleted): it serves another release now."""
 
     def lost(self) -> None:
         """The feed may have been missed from now on."""
@@ -139,12 +150,14 @@ class NotificationFollower(ChangeFollower):
                 waiter.set_result(None)
             return
         try:
-            organization, agent, version = payload.split(":")
-            change = (UUID(organization), UUID(agent), int(version))
+            notice = read_notice(payload)
         except ValueError:
             self._listener.unreadable(payload)
             return
-        self._listener.changed(*change)
+        if isinstance(notice, AgentNotice):
+            self._listener.changed(notice.organization_id, notice.agent_id, notice.version)
+        else:
+            self._listener.moved(notice.organization_id, notice.environment, notice.revision)
 
     async def _listen(self, connected: asyncio.Future[None]) -> None:
         import asyncpg
@@ -247,11 +260,18 @@ class PollingFollower(ChangeFollower):
                 self._following = True
                 self._listener.found(first=False)
             for event in events:
-                self._listener.changed(event.organization_id, event.agent_id, event.version)
+                self._tell(event)
                 self._last_event_id = event.id
             told += len(events)
             if len(events) < _POLL_BATCH:
                 return told
+
+    def _tell(self, event: StoredEvent) -> None:
+        if event.agent_id is not None:
+            self._listener.changed(event.organization_id, event.agent_id, event.version)
+        elif event.kind in ENVIRONMENT_KINDS and event.environment is not None:
+            self._listener.moved(event.organization_id, event.environment, event.version)
+        # A release created changes nothing that is served.
 
 
 def follower(

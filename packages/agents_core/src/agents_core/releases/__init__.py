@@ -1,0 +1,1 @@
+"""Releases: immutable sets of agents pinned at versions, closed under handoff."""
