@@ -11,7 +11,7 @@ import pytest
 from litestar import Litestar
 
 from agents_client import AgentsClient, AsyncAgentsClient, operations
-from agents_client.endpoints import Resource
+from agents_client.endpoints import Pager, Resource
 from tests.client.conftest import BASE_URL, asgi_client
 
 HTTP_METHODS = ("get", "put", "post", "patch", "delete", "head", "options", "trace")
@@ -75,6 +75,12 @@ def _method(root: object, dotted: str) -> Any:
     return value
 
 
+def _is_pager(root: object, dotted: str) -> bool:
+    *path, name = dotted.split(".")
+    owner = _method(root, ".".join(path)) if path else root
+    return isinstance(inspect.getattr_static(type(owner), name), Pager)
+
+
 async def test_sync_and_async_clients_have_the_same_methods() -> None:
     sync = AgentsClient(BASE_URL)
     async with (
@@ -87,7 +93,7 @@ async def test_sync_and_async_clients_have_the_same_methods() -> None:
             assert inspect.signature(sync_method) == inspect.signature(async_method), name
             assert sync_method.__doc__, name
             assert sync_method.__doc__ == async_method.__doc__, name
-            paging = name in {"agents.iterate", "agents.iter_events"}
+            paging = _is_pager(sync, name)
             assert inspect.iscoroutinefunction(async_method) is not paging, name
             assert not inspect.iscoroutinefunction(sync_method), name
     sync.close()

@@ -13,7 +13,9 @@ from agents_client.resources import (
     AgentsResource,
     ApiKeysResource,
     AuthResource,
+    EnvironmentsResource,
     HealthResource,
+    ReleasesResource,
     UsersResource,
 )
 from agents_client.sending import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncSender, SyncSender
@@ -31,6 +33,8 @@ class _Resources(Generic[S]):
         self.users: UsersResource[S] = UsersResource(sender)
         self.api_keys: ApiKeysResource[S] = ApiKeysResource(sender)
         self.agents: AgentsResource[S] = AgentsResource(sender)
+        self.releases: ReleasesResource[S] = ReleasesResource(sender)
+        self.environments: EnvironmentsResource[S] = EnvironmentsResource(sender)
 
     @property
     def base_url(self) -> str:

@@ -7,14 +7,26 @@ AgentsError
 ├── APIResponseValidationError  a success answer that is not the expected wire type
 └── APIStatusError            the API answered with a 4xx/5xx problem document
     ├── BadRequestError           400 / 422, with ``errors`` (one entry per bad field)
+    │   ├── InvalidAgentsError        invalid_agents (a release of agents that are not active)
+    │   ├── EmptyReleaseError         empty_release (no active agent to release)
+    │   ├── InvalidReleaseError       invalid_release (an environment at a missing release)
+    │   ├── InvalidEnvironmentError   invalid_environment (a promotion from a missing one)
+    │   └── NotInHistoryError         not_in_history (a rollback to a release never served)
     ├── AuthenticationError       401
     ├── PermissionDeniedError     403
     ├── NotFoundError             404
+    │   ├── ReleaseNotFoundError      release_not_found
+    │   └── EnvironmentNotFoundError  environment_not_found
     ├── ConflictError             409
+    │   └── NothingToRollBackError    nothing_to_roll_back
     ├── PreconditionFailedError   412 (``If-Match`` / expected version did not match)
+    │   └── RevisionMismatchError     revision_mismatch (an environment's revision)
     ├── RateLimitError            429, with ``retry_after``
     └── ServerError               5xx
 ```
+
+A problem whose ``code`` has a class of its own raises that class (a subclass of its status's
+class, so ``except NotFoundError`` still catches a ``ReleaseNotFoundError``).
 """
 
 from __future__ import annotations
@@ -38,10 +50,19 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "EmptyReleaseError",
+    "EnvironmentNotFoundError",
+    "InvalidAgentsError",
+    "InvalidEnvironmentError",
+    "InvalidReleaseError",
     "NotFoundError",
+    "NotInHistoryError",
+    "NothingToRollBackError",
     "PermissionDeniedError",
     "PreconditionFailedError",
     "RateLimitError",
+    "ReleaseNotFoundError",
+    "RevisionMismatchError",
     "ServerError",
     "status_error",
 ]
@@ -143,6 +164,43 @@ class ServerError(APIStatusError):
     """A 5xx answer: 503 means the database is unavailable for the moment."""
 
 
+class InvalidAgentsError(BadRequestError):
+    """A release named ids that are not active agents of the organization (``errors`` names
+    each as ``agents[i]``)."""
+
+
+class EmptyReleaseError(BadRequestError):
+    """The organization has no active agent to release."""
+
+
+class InvalidReleaseError(BadRequestError):
+    """An environment was pointed at a release (or canary release) that does not exist."""
+
+
+class InvalidEnvironmentError(BadRequestError):
+    """A promotion named an environment to promote from that does not exist."""
+
+
+class NotInHistoryError(BadRequestError):
+    """A rollback named a release the environment never served."""
+
+
+class ReleaseNotFoundError(NotFoundError):
+    """No such release in the organization."""
+
+
+class EnvironmentNotFoundError(NotFoundError):
+    """No such environment in the organization."""
+
+
+class NothingToRollBackError(ConflictError):
+    """The environment never served another release: there is nothing to roll back to."""
+
+
+class RevisionMismatchError(PreconditionFailedError):
+    """The environment is no longer at the expected revision; nothing was changed."""
+
+
 _BY_STATUS: Final[dict[int, type[APIStatusError]]] = {
     400: BadRequestError,
     401: AuthenticationError,
@@ -152,6 +210,18 @@ _BY_STATUS: Final[dict[int, type[APIStatusError]]] = {
     412: PreconditionFailedError,
     422: BadRequestError,
     429: RateLimitError,
+}
+
+_BY_CODE: Final[dict[str, type[APIStatusError]]] = {
+    "invalid_agents": InvalidAgentsError,
+    "empty_release": EmptyReleaseError,
+    "invalid_release": InvalidReleaseError,
+    "invalid_environment": InvalidEnvironmentError,
+    "not_in_history": NotInHistoryError,
+    "release_not_found": ReleaseNotFoundError,
+    "environment_not_found": EnvironmentNotFoundError,
+    "nothing_to_roll_back": NothingToRollBackError,
+    "revision_mismatch": RevisionMismatchError,
 }
 
 _PROBLEM_DECODER: Final = msgspec.json.Decoder(ProblemDetails)
@@ -178,7 +248,11 @@ def status_error(response: httpx.Response) -> APIStatusError:
     """The typed exception for an error response."""
     status = response.status_code
     cls = _BY_STATUS.get(status) or (ServerError if status >= 500 else APIStatusError)
-    return cls(_problem_of(response), response=response)
+    problem = _problem_of(response)
+    special = _BY_CODE.get(problem.code or "")
+    if special is not None and issubclass(special, cls):
+        cls = special
+    return cls(problem, response=response)
 
 
 def parse_retry_after(value: str | None) -> float | None:

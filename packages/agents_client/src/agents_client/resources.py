@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, TypeVar
 from uuid import UUID
 
 import httpx
@@ -30,6 +30,7 @@ from agents_client.spec import (
 )
 from agents_core.schemas import (
     AgentCreate,
+    AgentDiff,
     AgentEvent,
     AgentEventPage,
     AgentExport,
@@ -43,8 +44,17 @@ from agents_core.schemas import (
     ApiKeyCreated,
     ApiKeyPrincipalPublic,
     ApiKeyPublic,
+    Environment,
+    EnvironmentMove,
+    EnvironmentPromote,
+    EnvironmentPut,
+    EnvironmentRollback,
     HealthStatus,
     LoginRequest,
+    Release,
+    ReleaseCreate,
+    ReleasedAgent,
+    ReleaseDiff,
     SignupRequest,
     SignupResponse,
     TokenResponse,
@@ -57,7 +67,9 @@ __all__ = [
     "AgentsResource",
     "ApiKeysResource",
     "AuthResource",
+    "EnvironmentsResource",
     "HealthResource",
+    "ReleasesResource",
     "UsersResource",
     "VersionsResource",
 ]
@@ -67,9 +79,12 @@ Id = UUID | str
 
 DEFAULT_PAGE_SIZE: Final = 100
 
+ItemT = TypeVar("ItemT")
 
-def _if_match(expected_version: int | None) -> dict[str, str]:
-    return {} if expected_version is None else {"If-Match": f'"{expected_version}"'}
+
+def _if_match(expected: int | None) -> dict[str, str]:
+    """``If-Match`` for an agent's version or an environment's revision (their ``ETag``)."""
+    return {} if expected is None else {"If-Match": f'"{expected}"'}
 
 
 class HealthResource(Resource[S]):
@@ -216,8 +231,8 @@ class VersionsResource(Resource[S]):
 
 
 def _next_offset(
-    spec: RequestSpec[Page[AgentPublic]], page: Page[AgentPublic]
-) -> RequestSpec[Page[AgentPublic]] | None:
+    spec: RequestSpec[Page[ItemT]], page: Page[ItemT]
+) -> RequestSpec[Page[ItemT]] | None:
     if not page.has_more:
         return None
     return spec.with_query(offset=page.offset + len(page.items))
@@ -233,7 +248,7 @@ def _next_cursor(
     return spec.with_query(after=page.next_cursor)
 
 
-def _agent_items(page: Page[AgentPublic]) -> builtins.list[AgentPublic]:
+def _items(page: Page[ItemT]) -> builtins.list[ItemT]:
     return page.items
 
 
@@ -291,7 +306,7 @@ class AgentsResource(Resource[S]):
             page_of(AgentPublic),
             query={"limit": page_size, "offset": 0, "q": q, "modality": modality, "tool": tool},
         )
-        return PageWalk(first=first, items=_agent_items, follow=_next_offset)
+        return PageWalk(first=first, items=_items, follow=_next_offset)
 
     @endpoint("GET", "/api/v1/agents/{agent_id}")
     def get(self, route: Route, agent_id: Id) -> RequestSpec[AgentPublic]:
@@ -378,6 +393,19 @@ class AgentsResource(Resource[S]):
         )
         return RequestSpec(route, json_of(AgentImportResult), body=body, query={"dry_run": dry_run})
 
+    @endpoint("GET", "/api/v1/agents/{agent_id}/diff")
+    def diff(
+        self, route: Route, agent_id: Id, from_: int, to: int | None = None
+    ) -> RequestSpec[AgentDiff]:
+        """The configuration fields that differ between versions ``from_`` and ``to`` (default:
+        the current version); ``version_not_found`` → :class:`NotFoundError`."""
+        return RequestSpec(
+            route,
+            json_of(AgentDiff),
+            path_params={"agent_id": agent_id},
+            query={"from": from_, "to": to},
+        )
+
     @endpoint("GET", "/api/v1/agents/events")
     def events(
         self, route: Route, *, after: str | None = None, limit: int | None = None
@@ -394,3 +422,170 @@ class AgentsResource(Resource[S]):
         after the last event's ``cursor``."""
         first = RequestSpec(route, json_of(AgentEventPage), query={"after": after, "limit": limit})
         return PageWalk(first=first, items=_event_items, follow=_next_cursor)
+
+
+class ReleasesResource(Resource[S]):
+    """Releases: immutable sets of agents, each pinned at a version, closed under handoff."""
+
+    @endpoint("POST", "/api/v1/releases")
+    def create(self, route: Route, body: ReleaseCreate | None = None) -> RequestSpec[Release]:
+        """Release agents at their current versions: every active agent, or (``body.agents``)
+        those and every agent they hand off to. ``invalid_agents`` →
+        :class:`InvalidAgentsError`, nothing to release → :class:`EmptyReleaseError`."""
+        return RequestSpec(route, json_of(Release), body=body or ReleaseCreate())
+
+    @endpoint("GET", "/api/v1/releases")
+    def list(
+        self, route: Route, *, limit: int | None = None, offset: int | None = None
+    ) -> RequestSpec[Page[Release]]:
+        """One page of releases, newest first; ``total`` counts them all."""
+        return RequestSpec(route, page_of(Release), query={"limit": limit, "offset": offset})
+
+    @pager("GET", "/api/v1/releases")
+    def iterate(
+        self, route: Route, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> PageWalk[Page[Release], Release]:
+        """Every release, newest first, fetching pages of ``page_size`` as it goes."""
+        first = RequestSpec(route, page_of(Release), query={"limit": page_size, "offset": 0})
+        return PageWalk(first=first, items=_items, follow=_next_offset)
+
+    @endpoint("GET", "/api/v1/releases/{number}")
+    def get(self, route: Route, number: int) -> RequestSpec[Release]:
+        """One release; ``release_not_found`` → :class:`ReleaseNotFoundError`."""
+        return RequestSpec(route, json_of(Release), path_params={"number": number})
+
+    @endpoint("GET", "/api/v1/releases/{number}/agents/{agent_id}")
+    def agent(self, route: Route, number: int, agent_id: Id) -> RequestSpec[ReleasedAgent]:
+        """An agent's configuration as the release pins it (also after the agent changed or
+        was deleted); not a member → :class:`NotFoundError` (``agent_not_found``)."""
+        return RequestSpec(
+            route, json_of(ReleasedAgent), path_params={"number": number, "agent_id": agent_id}
+        )
+
+    @endpoint("GET", "/api/v1/releases/{number}/diff/{base}")
+    def diff(self, route: Route, number: int, base: int) -> RequestSpec[ReleaseDiff]:
+        """What release ``number`` changes against release ``base``, agent by agent."""
+        return RequestSpec(
+            route, json_of(ReleaseDiff), path_params={"number": number, "base": base}
+        )
+
+
+class EnvironmentsResource(Resource[S]):
+    """Environments (``production``, ``staging`` …): each serves a release until moved.
+
+    Moves take ``expected_revision`` (sent as ``If-Match``): unless the environment is still at
+    that revision they fail with :class:`RevisionMismatchError` and change nothing."""
+
+    @endpoint("GET", "/api/v1/environments")
+    def list(self, route: Route) -> RequestSpec[builtins.list[Environment]]:
+        """The organization's environments, by name."""
+        return RequestSpec(route, list_of(Environment))
+
+    @endpoint("GET", "/api/v1/environments/{name}")
+    def get(self, route: Route, name: str) -> RequestSpec[Environment]:
+        """One environment; missing → :class:`EnvironmentNotFoundError`."""
+        return RequestSpec(route, json_of(Environment), path_params={"name": name})
+
+    @endpoint("PUT", "/api/v1/environments/{name}")
+    def put(
+        self,
+        route: Route,
+        name: str,
+        body: EnvironmentPut,
+        *,
+        expected_revision: int | None = None,
+    ) -> RequestSpec[Environment]:
+        """Deploy: point the environment (created if new) at ``body.release``, with an optional
+        canary. A release that does not exist → :class:`InvalidReleaseError`. Sending what it
+        already serves changes nothing (same revision), so a retry is harmless."""
+        return RequestSpec(
+            route,
+            json_of(Environment),
+            path_params={"name": name},
+            body=body,
+            headers=_if_match(expected_revision),
+        )
+
+    @endpoint("DELETE", "/api/v1/environments/{name}")
+    def delete(
+        self, route: Route, name: str, *, expected_revision: int | None = None
+    ) -> RequestSpec[None]:
+        """Delete the environment and its history."""
+        return RequestSpec(
+            route,
+            no_content,
+            path_params={"name": name},
+            headers=_if_match(expected_revision),
+        )
+
+    @endpoint("POST", "/api/v1/environments/{name}/promote")
+    def promote(
+        self, route: Route, name: str, *, from_: str, expected_revision: int | None = None
+    ) -> RequestSpec[Environment]:
+        """Point the environment (created if new) at the release environment ``from_`` serves,
+        without a canary. ``from_`` unknown → :class:`InvalidEnvironmentError`."""
+        return RequestSpec(
+            route,
+            json_of(Environment),
+            path_params={"name": name},
+            body=EnvironmentPromote(from_=from_),
+            headers=_if_match(expected_revision),
+        )
+
+    @endpoint("POST", "/api/v1/environments/{name}/rollback")
+    def rollback(
+        self,
+        route: Route,
+        name: str,
+        release: int | None = None,
+        *,
+        expected_revision: int | None = None,
+    ) -> RequestSpec[Environment]:
+        """Back to ``release`` (one it served before, else :class:`NotInHistoryError`), or
+        without it to the release it served before its current one (twice in a row toggles);
+        the canary is cleared. Nothing to go back to → :class:`NothingToRollBackError`."""
+        return RequestSpec(
+            route,
+            json_of(Environment),
+            path_params={"name": name},
+            body=EnvironmentRollback(release=release),
+            headers=_if_match(expected_revision),
+        )
+
+    @endpoint("GET", "/api/v1/environments/{name}/history")
+    def history(
+        self, route: Route, name: str, *, limit: int | None = None, offset: int | None = None
+    ) -> RequestSpec[Page[EnvironmentMove]]:
+        """One page of the environment's moves, newest first; ``total`` counts them all."""
+        return RequestSpec(
+            route,
+            page_of(EnvironmentMove),
+            path_params={"name": name},
+            query={"limit": limit, "offset": offset},
+        )
+
+    @pager("GET", "/api/v1/environments/{name}/history")
+    def iter_history(
+        self, route: Route, name: str, *, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> PageWalk[Page[EnvironmentMove], EnvironmentMove]:
+        """Every move of the environment, newest first, page by page."""
+        first = RequestSpec(
+            route,
+            page_of(EnvironmentMove),
+            path_params={"name": name},
+            query={"limit": page_size, "offset": 0},
+        )
+        return PageWalk(first=first, items=_items, follow=_next_offset)
+
+    @endpoint("GET", "/api/v1/environments/{name}/agents/{agent_id}")
+    def resolve(
+        self, route: Route, name: str, agent_id: Id, call_id: str | None = None
+    ) -> RequestSpec[ReleasedAgent]:
+        """The agent as the environment serves it to the call ``call_id`` (its ``release``
+        says which: with a canary, the canary rule picks it per call id)."""
+        return RequestSpec(
+            route,
+            json_of(ReleasedAgent),
+            path_params={"name": name, "agent_id": agent_id},
+            query={"call_id": call_id},
+        )
