@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 
 from agents_core.db.database import Database
 from agents_core.db.models import Agent
-from agents_core.errors import AgentNotFound
+from agents_core.errors import AgentNotFound, EnvironmentNotFound
 from agents_core.runtime import AgentCatalog, AgentDefinition, AgentGraph
 
 ENTRY_AGENT = "Triage Agent"
@@ -36,7 +36,10 @@ def tool_name(agent: AgentDefinition) -> str:
 
 
 def describe(graph: AgentGraph) -> str:
-    lines = [f"Entry agent {graph.entry.name!r} (v{graph.entry.version}), {len(graph)} agent(s):"]
+    lines = [
+        f"Entry agent {graph.entry.name!r} (v{graph.entry.version}) in release {graph.release},"
+        f" {len(graph)} agent(s):"
+    ]
     for agent in graph:
         lines.append(
             f"  {agent.name} v{agent.version} · model {agent.model} · voice {agent.voice or '-'}"
@@ -70,19 +73,24 @@ async def main(url: str, *, once: bool) -> None:
         organization_id, entry_id = await find_entry(database, ENTRY_AGENT)
         async with AgentCatalog.open(database, poll_interval=0.5) as catalog:
             with catalog.changes() as changes:
-                graph = await catalog.graph(organization_id, entry_id)
+                # Calls are served from the release `production` points at: editing an agent
+                # changes nothing here until a release with the edit is deployed there
+                # (PUT /api/v1/environments/production, or rollback).
+                graph = await catalog.graph(organization_id, entry_id, environment="production")
                 print(describe(graph), flush=True)
                 if once:
                     return
                 async for change in changes:
-                    if not change.is_reset and change.agent_id not in graph:
-                        continue  # an agent this call cannot reach
+                    if not change.is_reset and change.environment != "production":
+                        continue  # not a move of production
                     try:
-                        graph = await catalog.graph(organization_id, entry_id)
-                    except AgentNotFound:
-                        print(f"{ENTRY_AGENT!r} was deleted; stopping.", flush=True)
+                        graph = await catalog.graph(
+                            organization_id, entry_id, environment="production"
+                        )
+                    except (AgentNotFound, EnvironmentNotFound):
+                        print(f"production no longer serves {ENTRY_AGENT!r}; stopping.", flush=True)
                         return
-                    print(f"\nChanged ({change.agent_id or 'everything'}):", flush=True)
+                    print(f"\nDeployed (production revision {change.version}):", flush=True)
                     print(describe(graph), flush=True)
     finally:
         await database.close()

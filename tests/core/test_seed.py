@@ -14,7 +14,15 @@ from sqlalchemy import select
 
 from agents_api.cli_plugin import seed_command
 from agents_core.db.database import Database
-from agents_core.db.models import Agent, AgentEventRow, AgentVersion, Organization, User
+from agents_core.db.models import (
+    Agent,
+    AgentEventRow,
+    AgentVersion,
+    Environment,
+    Organization,
+    Release,
+    User,
+)
 from agents_core.errors import Conflict, InvalidInput
 from agents_core.seed import SAMPLE_AGENTS, seed_demo
 from tests.conftest import orm_session, unique_email
@@ -69,7 +77,21 @@ async def organization_rows(database: Database, organization_id: UUID) -> dict[s
                 )
             )
         ).all()
+        releases = (
+            await session.execute(
+                select(Release.id, Release.number).where(Release.organization_id == organization_id)
+            )
+        ).all()
+        environments = (
+            await session.execute(
+                select(Environment.name, Environment.release, Environment.revision).where(
+                    Environment.organization_id == organization_id
+                )
+            )
+        ).all()
     return {
+        "releases": sorted(map(tuple, releases)),
+        "environments": sorted(map(tuple, environments)),
         "organizations": sorted(map(tuple, organizations)),
         "users": sorted(map(tuple, users)),
         "agents": sorted(map(tuple, agents)),
@@ -108,7 +130,13 @@ async def test_seed_creates_the_demo_and_a_second_run_changes_nothing(
         [(admin_email, "admin"), (member_email, "member")]
     )
     assert rows["versions"] == []
-    assert sorted(r[1] for r in rows["events"]) == ["imported", "imported"]
+    assert sorted(r[1] for r in rows["events"]) == ["deployed", "imported", "imported", "released"]
+    # The sample agents are released, and production serves the release.
+    assert first.release == 1
+    assert first.release_created
+    assert first.environment_changed
+    assert [r[1] for r in rows["releases"]] == [1]
+    assert rows["environments"] == [("production", 1, 1)]
 
     # The printed credentials work, with the roles they claim.
     login = await client.post(
@@ -128,6 +156,12 @@ async def test_seed_creates_the_demo_and_a_second_run_changes_nothing(
     by_name = {a["name"]: a for a in agents}
     assert set(by_name) == {"Triage Agent", "Coding Expert"}
     triage, coder = by_name["Triage Agent"], by_name["Coding Expert"]
+    served = await client.get(
+        f"/api/v1/environments/production/agents/{triage['id']}", headers=member_headers
+    )
+    assert served.status_code == 200
+    assert served.headers["X-Release"] == "1"
+    assert served.json()["handoff_targets"] == [coder["id"]]
     assert triage["handoff_targets"] == [coder["id"]]
     assert coder["panels"] == ["coding_ide"]
     assert coder["modality"] == "audio_screenshare"
@@ -171,6 +205,9 @@ async def test_seed_creates_the_demo_and_a_second_run_changes_nothing(
     assert second.member.password is None
     assert second.agents_created == []
     assert second.agents_existing == ["Triage Agent", "Coding Expert"]
+    assert second.release == 1
+    assert not second.release_created
+    assert not second.environment_changed
     assert await organization_rows(database, first.organization_id) == rows
 
 
@@ -201,6 +238,11 @@ async def test_seed_restores_a_deleted_sample_agent_only(
         again = await seed_demo(conn, admin_email=admin_email, member_email=first.member.email)
     assert again.agents_created == ["Coding Expert"]
     assert again.agents_existing == ["Triage Agent"]
+    # The restored agent is released, and production moves to that release.
+    assert (again.release, again.release_created, again.environment_changed) == (2, True, True)
+    production = await client.get("/api/v1/environments/production", headers=headers)
+    assert production.json()["release"] == 2
+    assert production.json()["revision"] == 2
     after = {a["name"]: a for a in (await client.get("/api/v1/agents", headers=headers)).json()}
     # The triage agent is left as the admin left it (its handoff was removed by the delete).
     assert after["Triage Agent"] == {
@@ -252,6 +294,8 @@ def test_seed_command_twice(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> Non
     assert "created" in first.output
     assert "password: member secret 1" in first.output
     assert "Triage Agent: created" in first.output
+    assert "release 1: created" in first.output
+    assert "environment production -> release 1: created or moved" in first.output
     assert "Nothing to do" not in first.output
 
     second = runner.invoke(seed_command, args)

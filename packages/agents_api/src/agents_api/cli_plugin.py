@@ -187,6 +187,9 @@ def seed_command(
         click.echo(f"  agent  {name}: created")
     for name in report.agents_existing:
         click.echo(f"  agent  {name}: already there")
+    click.echo(f"  release {report.release}: {state(report.release_created)}")
+    environment = "created or moved" if report.environment_changed else "already there"
+    click.echo(f"  environment {seed.DEMO_ENVIRONMENT} -> release {report.release}: {environment}")
     if not report.changed:
         click.echo("Nothing to do: the demo data is already in place.")
 

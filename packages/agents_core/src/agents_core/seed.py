@@ -1,10 +1,13 @@
-"""Demo data: an organization with an admin, a member and two sample agents.
+"""Demo data: an organization with an admin, a member, two sample agents, a release of them
+and a ``production`` environment serving it.
 
 Idempotent. The organization is found through its admin's email (emails are unique across the
 deployment, organization names are not); users and agents that already exist are left exactly
 as they are (passwords included), so a second run changes nothing and reports so. The agents go
 through the bulk import, which skips names that are taken and resolves the triage agent's
-handoff to the coding expert by name.
+handoff to the coding expert by name. A release is created when this run created agents or the
+organization has none yet, and ``production`` is pointed at it (or, when it does not exist, at
+the latest release).
 """
 
 from __future__ import annotations
@@ -17,11 +20,15 @@ import msgspec
 
 from agents_core.agents.service import AgentService
 from agents_core.db import Connection
-from agents_core.errors import Conflict, InvalidInput
+from agents_core.environments.service import EnvironmentService
+from agents_core.errors import Conflict, EnvironmentNotFound, InvalidInput
+from agents_core.releases.service import ReleaseService
 from agents_core.schemas import (
     AgentExport,
     AgentModality,
+    EnvironmentPut,
     PanelType,
+    ReleaseCreate,
     Role,
     SignupRequest,
     UserCreate,
@@ -30,6 +37,7 @@ from agents_core.users.service import UserService
 
 __all__ = [
     "DEMO_ADMIN_EMAIL",
+    "DEMO_ENVIRONMENT",
     "DEMO_MEMBER_EMAIL",
     "DEMO_ORGANIZATION",
     "SAMPLE_AGENTS",
@@ -43,6 +51,7 @@ T = TypeVar("T")
 DEMO_ORGANIZATION: Final = "Demo Organization"
 DEMO_ADMIN_EMAIL: Final = "admin@demo.example.com"
 DEMO_MEMBER_EMAIL: Final = "member@demo.example.com"
+DEMO_ENVIRONMENT: Final = "production"
 
 TRIAGE_INSTRUCTIONS: Final = """\
 You are the first voice a caller hears. Your job is to understand what they need, quickly and \
@@ -118,6 +127,11 @@ class SeedReport(msgspec.Struct, kw_only=True):
     member: SeededUser
     agents_created: list[str]
     agents_existing: list[str]
+    release: int
+    """The release ``production`` serves."""
+    release_created: bool
+    environment_changed: bool
+    """Whether this run created ``production`` or moved it."""
 
     @property
     def changed(self) -> bool:
@@ -126,6 +140,8 @@ class SeedReport(msgspec.Struct, kw_only=True):
             or self.admin.created
             or self.member.created
             or bool(self.agents_created)
+            or self.release_created
+            or self.environment_changed
         )
 
 
@@ -219,6 +235,9 @@ async def _seed(
     result = await AgentService(conn).import_agents(
         organization_id, list(SAMPLE_AGENTS), actor_id=admin.id
     )
+    release, release_created, environment_changed = await _release(
+        conn, organization_id, admin.id, new_agents=bool(result.created_names)
+    )
     return SeedReport(
         organization_id=organization_id,
         organization_name=organization.name,
@@ -234,4 +253,37 @@ async def _seed(
         ),
         agents_created=result.created_names,
         agents_existing=result.skipped_names,
+        release=release,
+        release_created=release_created,
+        environment_changed=environment_changed,
     )
+
+
+async def _release(
+    conn: Connection, organization_id: UUID, actor_id: UUID, *, new_agents: bool
+) -> tuple[int, bool, bool]:
+    """Release the agents when there is something new to release, and point ``production`` at
+    it; returns the release ``production`` serves, and whether a release was created and
+    ``production`` created or moved."""
+    releases = ReleaseService(conn)
+    environments = EnvironmentService(conn)
+    latest = (await releases.page(organization_id, limit=1)).items
+    if new_agents or not latest:
+        number = (
+            await releases.create(
+                organization_id, ReleaseCreate(message="Demo agents"), actor_id=actor_id
+            )
+        ).number
+        created = True
+    else:
+        number, created = latest[0].number, False
+    try:
+        production = await environments.get(organization_id, DEMO_ENVIRONMENT)
+    except EnvironmentNotFound:
+        production = None
+    if production is not None and not created:
+        return production.release, False, False
+    await environments.put(
+        organization_id, DEMO_ENVIRONMENT, EnvironmentPut(release=number), actor_id=actor_id
+    )
+    return number, created, True
