@@ -15,15 +15,27 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agents_core.db.driver_errors import domain_error
 from agents_core.db.query import Query
 
-if TYPE_CHECKING:
-    from agents_core.db.database import Database
+
+class Pool(Protocol):
+    """Where leases take their connections from (:class:`~agents_core.db.Database`)."""
+
+    @property
+    def wait(self) -> float:
+        """Seconds one statement may take, seen from our side."""
+
+    async def _acquire_pg(self, within: float) -> Any: ...
+
+    async def _release_pg(self, raw: Any) -> None: ...
+
+    async def _acquire_sa(self) -> AsyncConnection: ...
+
 
 __all__ = ["Connection", "Row"]
 
@@ -50,7 +62,7 @@ class Connection:
 
     __slots__ = ("_database", "_depth", "deadline")
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Pool) -> None:
         self._database = database
         self._depth = 0
         self.deadline: float | None = None
@@ -119,7 +131,7 @@ class PgConnection(Connection):
 
     __slots__ = ("_raw",)
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Pool) -> None:
         super().__init__(database)
         self._raw: Any = None
 
@@ -261,7 +273,7 @@ class SaConnection(Connection):
 
     __slots__ = ("_sa",)
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Pool) -> None:
         super().__init__(database)
         self._sa: AsyncConnection | None = None
 
