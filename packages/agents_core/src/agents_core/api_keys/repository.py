@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from datetime import UTC, datetime
 from typing import cast
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy import Table, and_, bindparam, null, select, update
 
 from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.models import ApiKey
 from agents_core.principal import Principal
-from agents_core.schemas import ApiKeyPublic, Role
+from agents_core.schemas import ApiKeyCreate, ApiKeyPublic
 
-__all__ = ["ApiKeyRepository"]
+__all__ = ["ApiKeyRepository", "hash_api_key"]
+
+
+def hash_api_key(key: str) -> str:
+    """The stored form of a key.
+
+    Keys carry 256 bits of randomness, so a fast hash is enough: there is nothing to brute-force,
+    and lookups by hash stay one indexed query per request.
+    """
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 _keys = cast(Table, ApiKey.__table__)
@@ -51,31 +61,20 @@ _BY_HASH = Query(
 
 class ApiKeyRepository(Repository):
     async def insert(
-        self,
-        organization_id: UUID,
-        *,
-        key_id: UUID,
-        name: str,
-        role: Role,
-        prefix: str,
-        key_hash: str,
-        created_by: UUID | None,
-        now: datetime,
+        self, organization_id: UUID, data: ApiKeyCreate, key: str, created_by: UUID | None
     ) -> ApiKeyPublic:
-        inserted = await KEY.one(
-            self.conn,
-            _INSERT,
-            new_values(
-                now,
-                id=key_id,
-                organization_id=organization_id,
-                name=name,
-                role=role.value,
-                prefix=prefix,
-                key_hash=key_hash,
-                created_by=created_by,
-            ),
+        """A new live key, stored as its hash (and the prefix that helps tell keys apart)."""
+        values = new_values(
+            datetime.now(UTC),
+            id=uuid4(),
+            organization_id=organization_id,
+            name=data.name,
+            role=data.role.value,
+            prefix=key[:12],
+            key_hash=hash_api_key(key),
+            created_by=created_by,
         )
+        inserted = await KEY.one(self.conn, _INSERT, values)
         assert inserted is not None
         return inserted
 
@@ -93,6 +92,6 @@ class ApiKeyRepository(Repository):
         )
         return row is not None
 
-    async def principal(self, key_hash: str) -> Principal | None:
+    async def principal(self, key: str) -> Principal | None:
         """A live key as a principal (its organization and role)."""
-        return await PRINCIPAL.one(self.conn, _BY_HASH, {"key_hash": key_hash})
+        return await PRINCIPAL.one(self.conn, _BY_HASH, {"key_hash": hash_api_key(key)})

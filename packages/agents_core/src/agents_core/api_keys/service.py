@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from agents_core.api_keys.repository import ApiKeyRepository
+from agents_core.api_keys.repository import ApiKeyRepository, hash_api_key
 from agents_core.db import Connection
 from agents_core.errors import NotFound
 from agents_core.principal import Principal
@@ -32,15 +31,6 @@ class ApiKeyNotFound(NotFound):
         super().__init__("API key not found")
 
 
-def hash_api_key(key: str) -> str:
-    """The stored form of a key.
-
-    Keys carry 256 bits of randomness, so a fast hash is enough: there is nothing to brute-force,
-    and lookups by hash stay one indexed query per request.
-    """
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
 def looks_like_api_key(token: str) -> bool:
     return token.startswith(KEY_PREFIX)
 
@@ -55,16 +45,7 @@ class ApiKeyService:
         self, organization_id: UUID, data: ApiKeyCreate, *, created_by: UUID | None
     ) -> ApiKeyCreated:
         key = f"{KEY_PREFIX}{secrets.token_urlsafe(32)}"
-        stored = await self.keys.insert(
-            organization_id,
-            key_id=uuid4(),
-            name=data.name,
-            role=data.role,
-            prefix=key[:12],
-            key_hash=hash_api_key(key),
-            created_by=created_by,
-            now=datetime.now(UTC),
-        )
+        stored = await self.keys.insert(organization_id, data, key, created_by)
         return ApiKeyCreated(
             id=stored.id,
             name=stored.name,
@@ -89,4 +70,4 @@ class ApiKeyService:
 
     async def principal(self, key: str) -> Principal | None:
         """The principal of a live key."""
-        return await self.keys.principal(hash_api_key(key))
+        return await self.keys.principal(key)

@@ -156,68 +156,40 @@ class PgConnection(Connection):
         if self._alive():
             self._raw.terminate()
 
-    async def fetch(self, query: Query, params: Mapping[str, Any]) -> Sequence[Row]:
+    async def _driver(self, operation: str, sql: str, *args: Any) -> Any:
+        """``operation`` (an asyncpg connection method) on the lease's connection, bounded by
+        the time left, its failures turned into domain errors."""
         raw = self._raw or await self._acquire()
-        sql, order = query.pg()
         try:
-            return await raw.fetch(  # type: ignore[no-any-return]
-                sql, *[params[name] for name in order], timeout=self._wait()
-            )
+            return await getattr(raw, operation)(sql, *args, timeout=self._wait())
         except asyncio.CancelledError:
             self._discard()  # cut off mid-statement: its state is unknown
             raise
         except Exception as exc:
             raise self._failed(exc) from exc
+
+    async def fetch(self, query: Query, params: Mapping[str, Any]) -> Sequence[Row]:
+        sql, order = query.pg()
+        rows: Sequence[Row] = await self._driver("fetch", sql, *[params[n] for n in order])
+        return rows
 
     async def fetchrow(self, query: Query, params: Mapping[str, Any]) -> Row | None:
-        raw = self._raw or await self._acquire()
         sql, order = query.pg()
-        try:
-            return await raw.fetchrow(  # type: ignore[no-any-return]
-                sql, *[params[name] for name in order], timeout=self._wait()
-            )
-        except asyncio.CancelledError:
-            self._discard()  # cut off mid-statement: its state is unknown
-            raise
-        except Exception as exc:
-            raise self._failed(exc) from exc
+        row: Row | None = await self._driver("fetchrow", sql, *[params[n] for n in order])
+        return row
 
     async def execute(self, query: Query, params: Mapping[str, Any]) -> None:
-        raw = self._raw or await self._acquire()
         sql, order = query.pg()
-        try:
-            await raw.execute(sql, *[params[name] for name in order], timeout=self._wait())
-        except asyncio.CancelledError:
-            self._discard()  # cut off mid-statement: its state is unknown
-            raise
-        except Exception as exc:
-            raise self._failed(exc) from exc
+        await self._driver("execute", sql, *[params[n] for n in order])
 
     async def execute_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> None:
-        if not rows:
-            return
-        raw = self._raw or await self._acquire()
-        sql, order = query.pg()
-        try:
-            await raw.executemany(
-                sql, [[row[name] for name in order] for row in rows], timeout=self._wait()
-            )
-        except asyncio.CancelledError:
-            self._discard()  # cut off mid-statement: its state is unknown
-            raise
-        except Exception as exc:
-            raise self._failed(exc) from exc
+        if rows:
+            sql, order = query.pg()
+            await self._driver("executemany", sql, [[row[n] for n in order] for row in rows])
 
     async def _simple(self, sql: str) -> None:
         """A statement without parameters (transaction control), bounded like the others."""
-        raw = self._raw or await self._acquire()
-        try:
-            await raw.execute(sql, timeout=self._wait())
-        except asyncio.CancelledError:
-            self._discard()  # cut off mid-statement: its state is unknown
-            raise
-        except Exception as exc:
-            raise self._failed(exc) from exc
+        await self._driver("execute", sql)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -245,21 +217,9 @@ class PgConnection(Connection):
     async def lock_and_notify(
         self, namespace: int, keys: Sequence[str], channel: str, payloads: Sequence[str]
     ) -> None:
-        raw = self._raw or await self._acquire()
-        try:
-            await raw.fetch(
-                _LOCK_AND_NOTIFY,
-                namespace,
-                list(keys),
-                channel,
-                list(payloads),
-                timeout=self._wait(),
-            )
-        except asyncio.CancelledError:
-            self._discard()  # cut off mid-statement: its state is unknown
-            raise
-        except Exception as exc:
-            raise self._failed(exc) from exc
+        await self._driver(
+            "fetch", _LOCK_AND_NOTIFY, namespace, list(keys), channel, list(payloads)
+        )
 
     async def release(self) -> None:
         raw, self._raw = self._raw, None
