@@ -19,7 +19,6 @@ from agents_core.agents.repository import AgentPage, AgentRepository
 from agents_core.db import Connection
 from agents_core.errors import (
     AgentNameTaken,
-    AgentNotFound,
     AgentReferenced,
     InvalidHandoffTargets,
     VersionMismatch,
@@ -84,10 +83,7 @@ class AgentService:
     # -- reads --------------------------------------------------------------------------------
 
     async def get(self, organization_id: UUID, agent_id: UUID) -> AgentPublic:
-        agent = await self.agents.get(organization_id, agent_id)
-        if agent is None:
-            raise AgentNotFound()
-        return agent
+        return await self.agents.get(organization_id, agent_id)
 
     async def page(
         self,
@@ -123,12 +119,6 @@ class AgentService:
         return [AgentExport.of(agent, names) for agent in agents]
 
     # -- rules --------------------------------------------------------------------------------
-
-    async def _lock(self, organization_id: UUID, agent_id: UUID) -> AgentPublic:
-        agent = await self.agents.lock(organization_id, agent_id)
-        if agent is None:
-            raise AgentNotFound()
-        return agent
 
     async def _validate_targets(
         self, organization_id: UUID, targets: Sequence[UUID], agent_id: UUID | None = None
@@ -224,7 +214,7 @@ class AgentService:
         """Apply the members sent. The previous configuration becomes version
         ``current_version``; a request that changes nothing creates no version."""
         async with self.conn.transaction():
-            current = await self._lock(organization_id, agent_id)
+            current = await self.agents.get(organization_id, agent_id, lock=True)
             _check_expected(current, expected_version)
             updated, event = await self._apply(
                 current, data.changes(), actor_id=actor_id, kind=AgentEventKind.UPDATED
@@ -244,7 +234,7 @@ class AgentService:
     ) -> AgentPublic:
         """Make a saved version the current configuration, as an update."""
         async with self.conn.transaction():
-            current = await self._lock(organization_id, agent_id)
+            current = await self.agents.get(organization_id, agent_id, lock=True)
             _check_expected(current, expected_version)
             snapshot = await self.agents.snapshot(current.id, version)
             if snapshot is None:
@@ -273,7 +263,7 @@ class AgentService:
         Returns the ids of the agents that were changed by ``force``.
         """
         async with self.conn.transaction():
-            current = await self._lock(organization_id, agent_id)
+            current = await self.agents.get(organization_id, agent_id, lock=True)
             referrers = await self.agents.referrers(organization_id, agent_id)
             if referrers and not force:
                 names = ", ".join(f"{r.name} ({r.id})" for r in referrers)

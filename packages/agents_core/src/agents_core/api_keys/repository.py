@@ -11,6 +11,7 @@ from sqlalchemy import Table, and_, bindparam, null, select, update
 
 from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.models import ApiKey
+from agents_core.errors import ApiKeyNotFound
 from agents_core.principal import Principal
 from agents_core.schemas import ApiKeyCreate, ApiKeyPublic
 
@@ -81,9 +82,11 @@ class ApiKeyRepository(Repository):
     async def list(self, organization_id: UUID) -> list[ApiKeyPublic]:
         return await KEY.many(self.conn, _LIST, {"organization_id": organization_id})
 
-    async def get(self, organization_id: UUID, key_id: UUID) -> ApiKeyPublic | None:
-        row = await self.conn.fetchrow(_GET, {"organization_id": organization_id, "key_id": key_id})
-        return None if row is None else KEY(row)
+    async def get(self, organization_id: UUID, key_id: UUID) -> ApiKeyPublic:
+        key = await KEY.one(self.conn, _GET, {"organization_id": organization_id, "key_id": key_id})
+        if key is None:
+            raise ApiKeyNotFound()
+        return key
 
     async def revoke(self, organization_id: UUID, key_id: UUID, now: datetime) -> bool:
         """Revoke a live key; whether there was one."""

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from agents_core.api_keys.repository import ApiKeyRepository, hash_api_key
 from agents_core.db import Connection
-from agents_core.errors import NotFound
+from agents_core.errors import ApiKeyNotFound
 from agents_core.principal import Principal
 from agents_core.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 
@@ -22,13 +22,6 @@ __all__ = [
 
 KEY_PREFIX = "agk_"
 """Every API key starts with this, which tells it apart from a JWT at a glance."""
-
-
-class ApiKeyNotFound(NotFound):
-    code = "api_key_not_found"
-
-    def __init__(self) -> None:
-        super().__init__("API key not found")
 
 
 def looks_like_api_key(token: str) -> bool:
@@ -59,10 +52,7 @@ class ApiKeyService:
         return await self.keys.list(organization_id)
 
     async def get(self, organization_id: UUID, key_id: UUID) -> ApiKeyPublic:
-        key = await self.keys.get(organization_id, key_id)
-        if key is None:
-            raise ApiKeyNotFound()
-        return key
+        return await self.keys.get(organization_id, key_id)
 
     async def revoke(self, organization_id: UUID, key_id: UUID) -> None:
         if not await self.keys.revoke(organization_id, key_id, datetime.now(UTC)):
