@@ -11,12 +11,11 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.router import Router
 
+from agents_api import __version__
 from agents_api.body_limit import BodyLimitMiddleware
-from agents_api.cli_plugin import AgentsCLIPlugin
 from agents_api.controllers.agent_transfer import AgentTransferController
 from agents_api.controllers.agents import AgentController
 from agents_api.controllers.api_keys import ApiKeyController
@@ -25,6 +24,7 @@ from agents_api.controllers.events import AgentEventController
 from agents_api.controllers.health import HealthController
 from agents_api.controllers.users import UserController
 from agents_api.dependencies import dependencies
+from agents_api.openapi import SwaggerUI, operation_id_for
 from agents_api.problems import exception_handlers
 from agents_api.security import PUBLIC, RequestContextMiddleware, VerifiedTokens
 from agents_api.settings import Settings
@@ -102,14 +102,16 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         request_max_body_size=settings.max_body_size,
         openapi_config=OpenAPIConfig(
             title="Voice agents API",
-            version="1.0.0",
+            version=__version__,
             description="Manage AI voice-agent definitions per organization.",
             path="/schema",
             # The documentation needs no credentials.
             openapi_router=Router(
                 "/schema", route_handlers=[], include_in_schema=False, opt=PUBLIC
             ),
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            # Served by the app from an installed package: the docs work without internet.
+            render_plugins=[SwaggerUI(docs_path="/schema")],
+            operation_id_creator=operation_id_for,
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(
@@ -120,6 +122,5 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 }
             ),
         ),
-        plugins=[AgentsCLIPlugin()],
         debug=False,
     )

@@ -18,7 +18,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["APP_FACTORY", "command", "main"]
+from agents_api import __version__
+
+__all__ = ["APP_FACTORY", "banner", "command", "main"]
 
 APP_FACTORY = "agents_api.app:create_app"
 """What uvicorn imports in each worker process with ``--workers N`` or ``--reload``."""
@@ -71,6 +73,52 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_database(url: str) -> None:
+    """Connect once before serving: a database that cannot be used is one line naming
+    ``AGENTS_DATABASE_URL`` and exit status 2, rather than a traceback from every worker."""
+    import asyncio
+
+    from agents_core.db.database import Database
+    from agents_core.db.startup import DatabaseStartupError, check, new_sqlite_file
+
+    created = new_sqlite_file(url)
+    if created is not None:
+        print(
+            f"Creating a new SQLite database at {created} (AGENTS_DATABASE_URL is not set; set "
+            "it, or AGENTS_VAR_DIR, to use another database).",
+            file=sys.stderr,
+        )
+
+    async def connect() -> None:
+        database = Database(url)
+        try:
+            await check(database, setting="AGENTS_DATABASE_URL", configured_url=url)
+        finally:
+            await database.close()
+
+    try:
+        asyncio.run(connect())
+    except DatabaseStartupError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+
+
+def banner(args: argparse.Namespace, database_url: str) -> str:
+    """Where the server listens and which database it uses (password hidden)."""
+    from agents_core.db.startup import hide_password
+
+    if args.uds:
+        where = f"unix:{args.uds}"
+    else:
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        where = f"http://{host}:{args.port}"
+    workers = f", {args.workers} workers" if args.workers > 1 else ""
+    return (
+        f"agents {__version__}: serving {where} (docs at {where}/schema){workers}, "
+        f"database {hide_password(database_url)}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.workers < 1:
@@ -83,6 +131,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except SettingsError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+    _check_database(settings.database_url)
+    print(banner(args, settings.database_url), file=sys.stderr, flush=True)
 
     import uvicorn
 
