@@ -14,11 +14,19 @@ import socket
 import sqlite3
 from pathlib import Path
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import URL, make_url
 
 from agents_core.db.database import Database
 
-__all__ = ["DatabaseStartupError", "check", "explain", "hide_password", "new_sqlite_file"]
+__all__ = [
+    "DatabaseStartupError",
+    "check",
+    "check_schema",
+    "explain",
+    "hide_password",
+    "new_sqlite_file",
+]
 
 CONNECT_TIMEOUT = 10.0
 """Seconds a start-up connection may take (asyncpg's own default is 60)."""
@@ -76,6 +84,25 @@ async def check(
         if line is None:
             raise
         raise DatabaseStartupError(line) from exc
+
+
+async def check_schema(
+    database: Database, *, setting: str, configured_url: str | None = None
+) -> None:
+    """Raise :class:`DatabaseStartupError` when the database was never migrated (no tables).
+
+    For processes that read the schema but do not create it (a worker embedding the catalog).
+    """
+    async with database.engine.connect() as conn:
+        migrated = await conn.run_sync(
+            lambda sync_conn: inspect(sync_conn).has_table("alembic_version")
+        )
+    if not migrated:
+        shown = hide_password(configured_url or database.url)
+        raise DatabaseStartupError(
+            f"The database has no tables yet: run `agents database upgrade` (or `agents seed`) "
+            f"first. Check {setting}={shown}"
+        )
 
 
 def explain(
