@@ -93,10 +93,13 @@ async def find_entry(database: Database, admin_email: str, name: str) -> tuple[U
 
 
 async def main(url: str, *, once: bool) -> None:
+    try:
+        await check(url, setting="AGENTS_DATABASE_URL")
+    except DatabaseStartupError as exc:
+        raise SystemExit(str(exc)) from None
     database = Database(url)
     try:
         try:
-            await check(database, setting="AGENTS_DATABASE_URL", configured_url=url)
             await check_schema(database, setting="AGENTS_DATABASE_URL", configured_url=url)
         except DatabaseStartupError as exc:
             raise SystemExit(str(exc)) from None

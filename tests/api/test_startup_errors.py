@@ -110,6 +110,26 @@ def test_missing_role(tmp_path: Path) -> None:
     )
 
 
+def test_a_sqlite_file_that_cannot_be_created(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.touch()
+    path = blocker / "agents.db"  # its folder would have to be a file's name
+    env = {
+        **os.environ,
+        "AGENTS_DATABASE_URL": f"sqlite:///{path}",
+        "AGENTS_SECRET_KEY": "k" * 40,
+        "AGENTS_ADMIN_PASSWORD": "a long password",
+    }
+    for name, argv in commands(free_port()).items():
+        result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, (name, result.stderr)
+        assert result.stderr.splitlines() == [
+            f"Creating a new SQLite database at {path} (AGENTS_DATABASE_URL names it).",
+            f"Cannot create the SQLite database {path}: File exists ({blocker}). "
+            f"Check AGENTS_DATABASE_URL=sqlite:///{path}",
+        ], name
+
+
 # -- a wrong password, on a scratch cluster that asks for passwords ------------------------------
 
 SUPERUSER_PASSWORD = "scratch superuser password"

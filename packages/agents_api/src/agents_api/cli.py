@@ -41,35 +41,25 @@ def _settings(*, signs_tokens: bool = False) -> Settings:
         sys.exit(2)
 
 
-def announce_new_sqlite_database(url: str) -> None:
-    """Say where a new, empty SQLite database is about to be created: never silently."""
-    from agents_core.db.startup import new_sqlite_file
-
-    path = new_sqlite_file(url)
-    if path is not None:
-        click.echo(
-            f"Creating a new SQLite database at {path} ({DATABASE_SETTING} is not set; set it, "
-            "or AGENTS_VAR_DIR, to use another database).",
-            err=True,
-        )
-
-
 def _run(work: Callable[[Database], Awaitable[T]]) -> T:
     """Run ``work`` on the configured database, after one connection that checks it.
 
     A database that cannot be reached, or does not exist, is one line on stderr and exit
     status 2, also when the failure comes during the work.
     """
+    from agents_api.serve import new_database_notice
     from agents_core.db.database import Database
     from agents_core.db.startup import DatabaseStartupError, check, explain
 
     url = _settings().database_url
-    announce_new_sqlite_database(url)
+    notice = new_database_notice(url)
+    if notice is not None:
+        click.echo(notice, err=True)
 
     async def session() -> T:
+        await check(url, setting=DATABASE_SETTING)
         database = Database(url)
         try:
-            await check(database, setting=DATABASE_SETTING, configured_url=url)
             return await work(database)
         finally:
             await database.close()
@@ -152,8 +142,8 @@ def run_command(
     from agents_api import serve
 
     env = dict(os.environ)
-    # The server checks the full settings (the secret key included) when it starts.
-    if _settings().migrate_on_start:
+    # Every setting, the secret key included, is checked before anything is migrated.
+    if _settings(signs_tokens=True).migrate_on_start:
         from agents_core.db import migrations
 
         async def migrate(database: Database) -> tuple[str | None, str | None]:

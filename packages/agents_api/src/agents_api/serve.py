@@ -20,7 +20,7 @@ from typing import Any
 
 from agents_api import __version__
 
-__all__ = ["APP_FACTORY", "banner", "command", "main"]
+__all__ = ["APP_FACTORY", "banner", "command", "main", "new_database_notice"]
 
 APP_FACTORY = "agents_api.app:create_app"
 """What uvicorn imports in each worker process with ``--workers N`` or ``--reload``."""
@@ -73,31 +73,36 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def new_database_notice(url: str) -> str | None:
+    """What to say before connecting creates a new, empty SQLite database (never silently)."""
+    import os
+
+    from agents_core.db.startup import new_sqlite_file
+
+    path = new_sqlite_file(url)
+    if path is None:
+        return None
+    if os.environ.get("AGENTS_DATABASE_URL"):
+        return f"Creating a new SQLite database at {path} (AGENTS_DATABASE_URL names it)."
+    return (
+        f"Creating a new SQLite database at {path} (AGENTS_DATABASE_URL is not set; set it, "
+        "or AGENTS_VAR_DIR, to use another database)."
+    )
+
+
 def _check_database(url: str) -> None:
     """Connect once before serving: a database that cannot be used is one line naming
     ``AGENTS_DATABASE_URL`` and exit status 2, rather than a traceback from every worker."""
     import asyncio
 
-    from agents_core.db.database import Database
-    from agents_core.db.startup import DatabaseStartupError, check, new_sqlite_file
+    from agents_core.db.startup import DatabaseStartupError, check
 
-    created = new_sqlite_file(url)
-    if created is not None:
-        print(
-            f"Creating a new SQLite database at {created} (AGENTS_DATABASE_URL is not set; set "
-            "it, or AGENTS_VAR_DIR, to use another database).",
-            file=sys.stderr,
-        )
-
-    async def connect() -> None:
-        database = Database(url)
-        try:
-            await check(database, setting="AGENTS_DATABASE_URL", configured_url=url)
-        finally:
-            await database.close()
+    notice = new_database_notice(url)
+    if notice is not None:
+        print(notice, file=sys.stderr)
 
     try:
-        asyncio.run(connect())
+        asyncio.run(check(url, setting="AGENTS_DATABASE_URL"))
     except DatabaseStartupError as exc:
         print(exc, file=sys.stderr)
         sys.exit(2)

@@ -57,19 +57,13 @@ def new_sqlite_file(url: str | URL) -> Path | None:
     return None if path.exists() else path.resolve()
 
 
-async def check(
-    database: Database,
-    *,
-    setting: str,
-    configured_url: str | None = None,
-    connect_timeout: float = CONNECT_TIMEOUT,
-) -> None:
-    """Connect once; raise :class:`DatabaseStartupError` when that fails.
-
-    ``setting`` names where the URL came from (``AGENTS_DATABASE_URL``), and ``configured_url``
-    is the URL as written there (the database holds it with its driver's name), for the message.
+async def check(url: str | URL, *, setting: str, connect_timeout: float = CONNECT_TIMEOUT) -> None:
+    """Connect once to the database at ``url``; raise :class:`DatabaseStartupError` when that
+    fails. ``setting`` names where the URL came from (``AGENTS_DATABASE_URL``) for the message.
     """
+    database: Database | None = None
     try:
+        database = Database(url)  # on SQLite, this creates the file's folder
         if database.is_postgres:
             import asyncpg
 
@@ -79,11 +73,13 @@ async def check(
         else:
             await database.ping()
     except Exception as exc:
-        url = configured_url or database.url
         line = explain(exc, url, setting=setting, timeout=connect_timeout)
         if line is None:
             raise
         raise DatabaseStartupError(line) from exc
+    finally:
+        if database is not None:
+            await database.close()
 
 
 async def check_schema(
@@ -137,8 +133,11 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 def _explain_one(exc: BaseException, url: URL, where: str, timeout: float) -> str | None:
     if url.get_backend_name() == "sqlite":
-        if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError):
+        if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
             return f"Cannot open the SQLite database {url.database}: {exc}. Check {where}"
+        if isinstance(exc, OSError):  # its folder cannot be created
+            reason = f"{exc.strerror} ({exc.filename})" if exc.filename else str(exc)
+            return f"Cannot create the SQLite database {url.database}: {reason}. Check {where}"
         return None
     host = url.host or "localhost"
     port = url.port or 5432
