@@ -41,23 +41,35 @@ def _settings(*, signs_tokens: bool = False) -> Settings:
         sys.exit(2)
 
 
-def _run(work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run ``work`` on the configured database, after one connection that checks it.
+def _checked_database_url() -> str:
+    """The configured database's URL, after one connection that checks it.
 
-    A database that cannot be reached, or does not exist, is one line on stderr and exit
-    status 2, also when the failure comes during the work.
+    Called first by every command that uses the database, before it imports the migrations or
+    the services (seconds of imports): a database that cannot be reached, or does not exist, is
+    one line on stderr and exit status 2, at once.
     """
     from agents_api.serve import new_database_notice
-    from agents_core.db.database import Database
-    from agents_core.db.startup import DatabaseStartupError, check, explain
+    from agents_core.db.startup import DatabaseStartupError, check
 
     url = _settings().database_url
     notice = new_database_notice(url)
     if notice is not None:
         click.echo(notice, err=True)
+    try:
+        asyncio.run(check(url, setting=DATABASE_SETTING))
+    except DatabaseStartupError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    return url
+
+
+def _run(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``work`` on the database at ``url`` (see :func:`_checked_database_url`). A database
+    that goes away during the work is one line and exit status 2 too."""
+    from agents_core.db.database import Database
+    from agents_core.db.startup import explain
 
     async def session() -> T:
-        await check(url, setting=DATABASE_SETTING)
         database = Database(url)
         try:
             return await work(database)
@@ -66,9 +78,6 @@ def _run(work: Callable[[Database], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(session())
-    except DatabaseStartupError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
     except Exception as exc:
         line = explain(exc, url, setting=DATABASE_SETTING)
         if line is None:
@@ -144,6 +153,7 @@ def run_command(
     env = dict(os.environ)
     # Every setting, the secret key included, is checked before anything is migrated.
     if _settings(signs_tokens=True).migrate_on_start:
+        url = _checked_database_url()
         from agents_core.db import migrations
 
         async def migrate(database: Database) -> tuple[str | None, str | None]:
@@ -151,7 +161,7 @@ def run_command(
             await migrations.upgrade(database)
             return before, await migrations.current_revision(database)
 
-        before, after = _run(migrate)
+        before, after = _run(url, migrate)
         if before != after:
             click.echo(f"Migrated the database from {before or '(empty)'} to {after}.", err=True)
         if not reload:
@@ -186,13 +196,14 @@ def database_group() -> None:
 @database_group.command(name="upgrade", help="Apply migrations up to REVISION (default: head).")
 @click.argument("revision", default="head")
 def upgrade_command(revision: str) -> None:
+    url = _checked_database_url()
     from agents_core.db import migrations
 
     async def work(database: Database) -> str | None:
         await migrations.upgrade(database, revision)
         return await migrations.current_revision(database)
 
-    click.echo(f"Database upgraded: now at {_run(work) or '(empty)'}.")
+    click.echo(f"Database upgraded: now at {_run(url, work) or '(empty)'}.")
 
 
 @database_group.command(
@@ -204,29 +215,30 @@ def upgrade_command(revision: str) -> None:
 @click.argument("revision")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
 def downgrade_command(revision: str, yes: bool) -> None:
-    from agents_core.db import migrations
     from agents_core.db.startup import hide_password
 
+    url = _checked_database_url()
     if not yes:
-        target = hide_password(_settings().database_url)
         click.confirm(
-            f"Downgrade {target} to {revision}? What the reverted migrations added is dropped, "
-            "with its data.",
+            f"Downgrade {hide_password(url)} to {revision}? What the reverted migrations added "
+            "is dropped, with its data.",
             abort=True,
         )
+    from agents_core.db import migrations
 
     async def work(database: Database) -> str | None:
         await migrations.downgrade(database, revision)
         return await migrations.current_revision(database)
 
-    click.echo(f"Database downgraded: now at {_run(work) or '(empty)'}.")
+    click.echo(f"Database downgraded: now at {_run(url, work) or '(empty)'}.")
 
 
 @database_group.command(name="current", help="Show the database's current revision.")
 def current_command() -> None:
+    url = _checked_database_url()
     from agents_core.db import migrations
 
-    revision = _run(migrations.current_revision)
+    revision = _run(url, migrations.current_revision)
     head = migrations.head_revision()
     state = "up to date" if revision == head else f"head is {head}"
     click.echo(f"{revision or '(empty)'} ({state})")
@@ -263,6 +275,7 @@ def seed_command(
     member_email: str | None,
     member_password: str | None,
 ) -> None:
+    url = _checked_database_url()
     from agents_core import seed
     from agents_core.db import migrations
     from agents_core.errors import DomainError
@@ -280,7 +293,7 @@ def seed_command(
             )
 
     try:
-        report = _run(work)
+        report = _run(url, work)
     except DomainError as exc:
         click.echo(f"Error: {exc.detail}", err=True)
         sys.exit(1)
@@ -324,10 +337,7 @@ def create_admin_command(
 ) -> None:
     import msgspec
 
-    from agents_core.db import migrations
-    from agents_core.errors import DomainError
     from agents_core.schemas import SignupRequest
-    from agents_core.users.service import UserService
 
     try:
         request = msgspec.convert(
@@ -342,6 +352,11 @@ def create_admin_command(
     except msgspec.ValidationError as exc:
         raise click.BadParameter(str(exc)) from None
 
+    url = _checked_database_url()
+    from agents_core.db import migrations
+    from agents_core.errors import DomainError
+    from agents_core.users.service import UserService
+
     async def work(database: Database) -> str:
         await migrations.upgrade(database)
         async with database.session() as session:
@@ -354,7 +369,7 @@ def create_admin_command(
             return f"Created organization {organization.id} with admin {user.email} ({user.id})."
 
     try:
-        click.echo(_run(work))
+        click.echo(_run(url, work))
     except DomainError as exc:
         click.echo(f"Error: {exc.detail}", err=True)
         sys.exit(1)
