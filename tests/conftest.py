@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import msgspec
 import pytest
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,7 @@ from agents_api.app import create_app
 from agents_api.settings import Settings
 from agents_core.db import migrations
 from agents_core.db.database import Database, create_engine
+from tests.factories import AgentCreateFactory, SignupFactory
 
 ADMIN_URL = os.environ.get(
     "AGENTS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -123,11 +125,7 @@ def unique_email(prefix: str = "user") -> str:
 
 
 async def signup(client: httpx.AsyncClient, **overrides: Any) -> Account:
-    body = {
-        "organization_name": f"Org {secrets.token_hex(3)}",
-        "email": unique_email("admin"),
-        "password": "correct horse battery",
-    }
+    body = msgspec.to_builtins(SignupFactory.build())
     body.update(overrides)
     response = await client.post("/api/v1/auth/signup", json=body)
     assert response.status_code == 201, response.text
@@ -173,10 +171,9 @@ async def member(client: httpx.AsyncClient, admin: Account) -> Account:
 
 
 def agent_body(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "name": f"Agent {secrets.token_hex(4)}",
-        "instructions": "You are a helpful voice agent. Answer briefly.",
-    }
+    """A valid ``AgentCreate`` body (from its factory) with ``overrides`` as JSON values."""
+    agent = AgentCreateFactory.build()
+    body: dict[str, Any] = {"name": agent.name, "instructions": agent.instructions}
     body.update(overrides)
     return body
 

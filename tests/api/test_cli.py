@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -17,14 +15,20 @@ import pytest
 from agents_api.app import create_app
 from agents_core.db.database import Database
 from tests.conftest import make_settings
+from tests.live_server import AGENTS, free_port, start, stop
+
+PROJECT_VARIABLES = ("AGENTS_VAR_DIR", "AGENTS_DATABASE_URL", "AGENTS_SECRET_KEY", "AGENTS_ENV")
 
 
 def agents(
-    *args: str, env: dict[str, str], stdin: str | None = None
+    *args: str, env: dict[str, str], stdin: str = "", cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """``agents ARGS`` with this environment (the project's own variables only from ``env``)."""
+    inherited = {k: v for k, v in os.environ.items() if k not in PROJECT_VARIABLES}
     return subprocess.run(
-        [sys.executable, "-c", "from agents_api.cli import main; main()", *args],
-        env={**os.environ, **env},
+        [*AGENTS, *args],
+        env={**inherited, **env},
+        cwd=cwd,
         capture_output=True,
         text=True,
         input=stdin,
@@ -51,8 +55,9 @@ async def test_database_commands_and_create_admin(tmp_path: Path) -> None:
     upgraded = agents("database", "upgrade", env=env)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "up to date" in agents("database", "current", env=env).stdout
-    downgraded = agents("database", "downgrade", "base", env=env)
+    downgraded = agents("database", "downgrade", "base", "--yes", env=env)
     assert downgraded.returncode == 0, downgraded.stderr
+    assert downgraded.stdout == "Database downgraded: now at (empty).\n"
     assert "(empty)" in agents("database", "current", env=env).stdout
 
     created = agents(
@@ -128,12 +133,6 @@ SERVER_SIDE_ONLY = ("alembic", "mako", "pygments", "litestar.cli", "agents_core.
 """What the command line needs (migrations, Litestar's CLI) and a server must not import."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_agents_run(
     tmp_path: Path, *args: str, env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str, Path]:
@@ -144,45 +143,17 @@ def start_agents_run(
     (reports / "sitecustomize.py").write_text(MODULE_REPORT.format(folder=str(reports)))
     port = free_port()
     python_path = os.pathsep.join(p for p in (str(reports), os.environ.get("PYTHONPATH")) if p)
-    process = subprocess.Popen(
-        [
-            *(sys.executable, "-c", "from agents_api.cli import main; main()", "run"),
-            *("--port", str(port), "--no-access-log", *args),
-        ],
+    process = start(
+        [*AGENTS, "run", "--port", str(port), "--no-access-log", *args],
+        port=port,
         env={
-            **os.environ,
             "AGENTS_VAR_DIR": str(tmp_path),
             "AGENTS_SECRET_KEY": "k" * 40,
             "PYTHONPATH": python_path,
             **(env or {}),
         },
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"agents run exited with {process.returncode}:\n{output}")
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=2).status_code == 200:
-                return process, base, reports
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise AssertionError("agents run did not become ready in 90 s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> str:
-    process.send_signal(signal.SIGINT)
-    try:
-        output, _ = process.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-    return output.decode()
+    return process, f"http://127.0.0.1:{port}", reports
 
 
 def module_reports(reports: Path) -> list[dict[str, list[str]]]:
@@ -210,7 +181,11 @@ def test_run_migrates_then_serves_from_a_lean_process(tmp_path: Path) -> None:
     finally:
         output = stop(process)
     assert process.returncode == 0, output
-    assert "Running upgrade  -> 0001" in output  # alembic's log, from the command line process
+    assert "Migrated the database from (empty) to 0002." in output  # by the command line
+    # The server says where it listens and which database it uses.
+    assert f"serving {base} (docs at {base}/schema), database sqlite:///{tmp_path}/agents.db" in (
+        output
+    )
 
     # Only the server exits normally (exec runs no atexit handlers): one report, the server's.
     [report] = module_reports(reports)
@@ -240,7 +215,7 @@ def test_run_with_several_workers(tmp_path: Path) -> None:
     finally:
         output = stop(process)
     assert process.returncode == 0, output
-    assert output.count("Running upgrade  -> 0001") == 1
+    assert output.count("Migrated the database") == 1
     assert output.count("Application startup complete") == 2
 
 
@@ -255,3 +230,143 @@ def test_serve_refuses_a_bad_configuration(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Configuration error: AGENTS_SECRET_KEY is not set" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+# -- the command line's own surface --------------------------------------------------------------
+
+PROJECT_COMMANDS = ["run", "database", "seed", "create-admin", "routes", "schema"]
+
+
+def _listed_commands(help_text: str) -> list[str]:
+    section = help_text.split("Commands:", 1)[1]
+    return [line.split()[0] for line in section.splitlines() if line.startswith("  ")]
+
+
+def test_help_lists_the_projects_commands_and_touches_nothing(tmp_path: Path) -> None:
+    result = agents("--help", env={}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert _listed_commands(result.stdout) == PROJECT_COMMANDS
+    # Litestar's generic CLI is gone: no app discovery, no unrelated commands.
+    for foreign in ("--app", "--app-dir", "sessions", "Litestar"):
+        assert foreign not in result.stdout
+    assert _listed_commands(agents("database", "--help", env={}, cwd=tmp_path).stdout) == [
+        "upgrade",
+        "downgrade",
+        "current",
+    ]
+    # A command that serves nothing writes nothing: no ./var, no development secret.
+    assert agents("--version", env={}, cwd=tmp_path).returncode == 0
+    assert agents("routes", env={}, cwd=tmp_path).returncode == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_version_is_the_projects_one_version(tmp_path: Path) -> None:
+    result = agents("--version", env={}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    project_version = version("agents-api")
+    assert result.stdout == f"agents {project_version}\n"
+    assert version("agents-core") == version("agents-client") == project_version
+    assert agents("-V", env={}, cwd=tmp_path).stdout == result.stdout
+
+
+def test_routes_and_schema_describe_the_api(tmp_path: Path) -> None:
+    routes = agents("routes", env={}, cwd=tmp_path)
+    assert routes.returncode == 0, routes.stderr
+    lines = {tuple(line.split()[:3]) for line in routes.stdout.splitlines()}
+    assert ("GET", "/api/v1/agents", "listAgents") in lines
+    assert (
+        "POST",
+        "/api/v1/agents/{agent_id}/versions/{version}/restore",
+        "restoreAgentVersion",
+    ) in (lines)
+    output = tmp_path / "openapi.json"
+    schema = agents("schema", "--output", str(output), env={}, cwd=tmp_path)
+    assert schema.returncode == 0, schema.stderr
+    document = json.loads(output.read_text())
+    assert document["openapi"].startswith("3.1")
+    assert document["info"]["version"] == version("agents-api")
+    assert document["paths"]["/api/v1/agents"]["get"]["operationId"] == "listAgents"
+    assert json.loads(agents("schema", env={}, cwd=tmp_path).stdout) == document
+
+
+def test_downgrade_needs_a_revision_and_a_confirmation(tmp_path: Path) -> None:
+    env = {"AGENTS_VAR_DIR": str(tmp_path)}
+    assert agents("database", "upgrade", env=env).returncode == 0
+    head = agents("database", "current", env=env).stdout
+    assert "up to date" in head
+
+    missing = agents("database", "downgrade", env=env)
+    assert missing.returncode == 2
+    assert "Missing argument 'REVISION'" in missing.stderr
+
+    refused = agents("database", "downgrade", "base", env=env, stdin="n\n")
+    assert refused.returncode == 1
+    assert f"Downgrade sqlite:///{tmp_path}/agents.db to base?" in refused.stdout
+    no_answer = agents("database", "downgrade", "base", env=env, stdin="")
+    assert no_answer.returncode == 1
+    assert agents("database", "current", env=env).stdout == head  # nothing was dropped
+
+    confirmed = agents("database", "downgrade", "base", env=env, stdin="y\n")
+    assert confirmed.returncode == 0, confirmed.stderr
+    assert confirmed.stdout.endswith("Database downgraded: now at (empty).\n")
+    assert agents("database", "current", env=env).stdout.startswith("(empty)")
+
+
+def test_commands_in_a_subfolder_use_the_projects_database(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    subfolder = project / "packages" / "somewhere"
+    subfolder.mkdir(parents=True)
+    created = agents("database", "upgrade", env={}, cwd=project)
+    assert created.returncode == 0, created.stderr
+    database = project / "var" / "agents.db"
+    # A new database is never created silently: the command says where.
+    assert created.stderr.startswith(f"Creating a new SQLite database at {database} ")
+    assert "AGENTS_DATABASE_URL is not set" in created.stderr
+
+    current = agents("database", "current", env={}, cwd=subfolder)
+    assert current.returncode == 0, current.stderr
+    assert "up to date" in current.stdout  # the project's database, migrated above
+    assert "Creating" not in current.stderr
+    assert not (subfolder / "var").exists()
+    assert sorted(p.name for p in (project / "var").iterdir() if p.suffix == ".db") == ["agents.db"]
+
+
+def test_only_serving_creates_the_development_secret(tmp_path: Path) -> None:
+    env = {"AGENTS_VAR_DIR": str(tmp_path)}
+    assert agents("database", "upgrade", env=env).returncode == 0
+    assert agents("seed", env=env).returncode == 0
+    assert agents("schema", env=env).returncode == 0
+    assert not (tmp_path / "secret_key").exists()
+
+    port = free_port()
+    process = start(
+        [sys.executable, "-m", "agents_api.serve", "--port", str(port), "--no-access-log"],
+        port=port,
+        env=env,
+    )
+    try:
+        assert (tmp_path / "secret_key").stat().st_size >= 32
+    finally:
+        stop(process)
+    assert process.returncode == 0
+
+
+async def test_the_start_banner_hides_the_database_password(pg_url: str) -> None:
+    # The local server trusts 127.0.0.1: any password is accepted, and none may be shown.
+    with_password = pg_url.replace("://postgres@", "://postgres:hunter2-secret@", 1)
+    assert "hunter2-secret" in with_password
+    port = free_port()
+    process = start(
+        [sys.executable, "-m", "agents_api.serve", "--port", str(port), "--no-access-log"],
+        port=port,
+        env={
+            "AGENTS_DATABASE_URL": with_password,
+            "AGENTS_SECRET_KEY": "k" * 40,
+            "AGENTS_MIGRATE_ON_START": "false",
+        },
+    )
+    output = stop(process)
+    assert "hunter2" not in output
+    shown = with_password.replace("hunter2-secret", "***")
+    assert f"serving http://127.0.0.1:{port} (docs at http://127.0.0.1:{port}/schema), " in output
+    assert f"database {shown}" in output

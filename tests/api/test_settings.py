@@ -68,3 +68,37 @@ def test_values_are_read(tmp_path: Path) -> None:
     assert settings.database_url == "postgresql://u:p@db:5432/agents"
     assert (settings.access_token_ttl, settings.allow_signup) == (600, False)
     assert settings.secret_key == "s" * 40
+
+
+def test_commands_that_sign_no_tokens_generate_no_secret(tmp_path: Path) -> None:
+    settings = Settings.from_env({"AGENTS_VAR_DIR": str(tmp_path)}, signs_tokens=False)
+    assert settings.secret_key == ""
+    assert list(tmp_path.iterdir()) == []
+    # Migrating a production database needs its URL, not the key that signs tokens.
+    production = Settings.from_env(
+        {"AGENTS_ENV": "production", "AGENTS_VAR_DIR": str(tmp_path)}, signs_tokens=False
+    )
+    assert production.is_production
+    # Every other setting is still checked.
+    with pytest.raises(SettingsError, match="AGENTS_ACCESS_TOKEN_TTL"):
+        Settings.from_env({"AGENTS_ACCESS_TOKEN_TTL": "soon"}, signs_tokens=False)
+
+
+def test_the_var_folder_is_the_projects(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "project"
+    deep = project / "a" / "b"
+    deep.mkdir(parents=True)
+
+    def default_url() -> str:
+        return Settings.from_env({}, signs_tokens=False).database_url
+
+    monkeypatch.chdir(deep)
+    assert default_url() == f"sqlite:///{deep}/var/agents.db"  # nothing found: ./var, new
+    (project / "var").mkdir()
+    assert default_url() == f"sqlite:///{deep}/var/agents.db"  # a var/ without a database
+    (project / "var" / "agents.db").touch()
+    assert default_url() == f"sqlite:///{project}/var/agents.db"  # the project's database
+    (deep / "var").mkdir()
+    assert default_url() == f"sqlite:///{deep}/var/agents.db"  # ./var, when there is one
+    configured = Settings.from_env({"AGENTS_VAR_DIR": "elsewhere"}, signs_tokens=False)
+    assert configured.database_url == "sqlite:///elsewhere/agents.db"

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from agents_api.cli_plugin import seed_command
+from agents_api.cli import seed_command
 from agents_core.db.database import Database
 from agents_core.db.models import (
     Agent,

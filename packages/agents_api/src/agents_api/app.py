@@ -12,12 +12,11 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.router import Router
 
+from agents_api import __version__
 from agents_api.body_limit import BodyLimitMiddleware
-from agents_api.cli_plugin import AgentsCLIPlugin
 from agents_api.controllers.agent_transfer import AgentTransferController
 from agents_api.controllers.agents import AgentController
 from agents_api.controllers.api_keys import ApiKeyController
@@ -29,6 +28,7 @@ from agents_api.controllers.releases import ReleaseController
 from agents_api.controllers.users import UserController
 from agents_api.dependencies import dependencies
 from agents_api.metrics import AppMetrics, metrics_endpoint
+from agents_api.openapi import SwaggerUI, operation_id_for
 from agents_api.problems import exception_handlers
 from agents_api.request_observer import RequestObserver
 from agents_api.security import PUBLIC, RequestContextMiddleware, VerifiedTokens
@@ -120,14 +120,16 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         request_max_body_size=settings.max_body_size,
         openapi_config=OpenAPIConfig(
             title="Voice agents API",
-            version="1.0.0",
+            version=__version__,
             description="Manage AI voice-agent definitions per organization.",
             path="/schema",
             # The documentation needs no credentials.
             openapi_router=Router(
                 "/schema", route_handlers=[], include_in_schema=False, opt=PUBLIC
             ),
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            # Served by the app from an installed package: the docs work without internet.
+            render_plugins=[SwaggerUI(docs_path="/schema")],
+            operation_id_creator=operation_id_for,
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(
@@ -138,7 +140,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 }
             ),
         ),
-        plugins=[AgentsCLIPlugin(), *([tracing.plugin()] if tracing is not None else [])],
+        plugins=[*([tracing.plugin()] if tracing is not None else [])],
         # The server process configures logging once (agents_api.logs); an app must not
         # reconfigure the logging of the process that builds it.
         logging_config=None,

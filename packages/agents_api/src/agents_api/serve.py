@@ -19,7 +19,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["APP_FACTORY", "command", "main"]
+from agents_api import __version__
+
+__all__ = ["APP_FACTORY", "banner", "command", "main", "new_database_notice"]
 
 APP_FACTORY = "agents_api.app:create_app"
 """What uvicorn imports in each worker process with ``--workers N`` or ``--reload``."""
@@ -75,6 +77,57 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def new_database_notice(url: str) -> str | None:
+    """What to say before connecting creates a new, empty SQLite database (never silently)."""
+    import os
+
+    from agents_core.db.startup import new_sqlite_file
+
+    path = new_sqlite_file(url)
+    if path is None:
+        return None
+    if os.environ.get("AGENTS_DATABASE_URL"):
+        return f"Creating a new SQLite database at {path} (AGENTS_DATABASE_URL names it)."
+    return (
+        f"Creating a new SQLite database at {path} (AGENTS_DATABASE_URL is not set; set it, "
+        "or AGENTS_VAR_DIR, to use another database)."
+    )
+
+
+def _check_database(url: str) -> None:
+    """Connect once before serving: a database that cannot be used is one line naming
+    ``AGENTS_DATABASE_URL`` and exit status 2, rather than a traceback from every worker."""
+    import asyncio
+
+    from agents_core.db.startup import DatabaseStartupError, check
+
+    notice = new_database_notice(url)
+    if notice is not None:
+        print(notice, file=sys.stderr)
+
+    try:
+        asyncio.run(check(url, setting="AGENTS_DATABASE_URL"))
+    except DatabaseStartupError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+
+
+def banner(args: argparse.Namespace, database_url: str) -> str:
+    """Where the server listens and which database it uses (password hidden)."""
+    from agents_core.db.startup import hide_password
+
+    if args.uds:
+        where = f"unix:{args.uds}"
+    else:
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        where = f"http://{host}:{args.port}"
+    workers = f", {args.workers} workers" if args.workers > 1 else ""
+    return (
+        f"agents {__version__}: serving {where} (docs at {where}/schema){workers}, "
+        f"database {hide_password(database_url)}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.workers < 1:
@@ -90,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except SettingsError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
+
+    _check_database(settings.database_url)
+    print(banner(args, settings.database_url), file=sys.stderr, flush=True)
 
     from agents_api import logs
 

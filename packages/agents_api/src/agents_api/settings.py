@@ -106,6 +106,24 @@ def _secret_key(environ: Mapping[str, str], env: str, var_dir: Path) -> str:
     return key
 
 
+def _var_dir(environ: Mapping[str, str]) -> Path:
+    """``AGENTS_VAR_DIR``, else the project's ``var`` folder: ``./var`` when it exists, else the
+    nearest ``var`` above the working directory that holds a database (``agents.db``), so that a
+    command run from a subfolder uses the project's database rather than a new empty one; else
+    ``./var`` (a new database there: the command line and the server say so when they create
+    it)."""
+    configured = environ.get("AGENTS_VAR_DIR", "")
+    if configured:
+        return Path(configured)
+    here = Path.cwd()
+    if (here / "var").is_dir():
+        return here / "var"
+    for folder in here.parents:
+        if (folder / "var" / "agents.db").is_file():
+            return folder / "var"
+    return here / "var"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     env: str = "development"
@@ -133,12 +151,20 @@ class Settings:
         return self.env == "production"
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, signs_tokens: bool = True
+    ) -> Settings:
+        """Read and check every setting.
+
+        ``signs_tokens=False`` is for commands that issue and check no token (migrations, seed,
+        the OpenAPI document): ``secret_key`` is then left empty, and no development key is
+        generated for them.
+        """
         environ = os.environ if environ is None else environ
         env = environ.get("AGENTS_ENV", "development").strip().lower() or "development"
         if env not in ENVIRONMENTS:
             raise SettingsError(f"AGENTS_ENV={env!r} is not one of {', '.join(ENVIRONMENTS)}")
-        var_dir = Path(environ.get("AGENTS_VAR_DIR", "./var"))
+        var_dir = _var_dir(environ)
         database_url = environ.get("AGENTS_DATABASE_URL", "") or f"sqlite:///{var_dir}/agents.db"
         from agents_core.db.database import normalize_database_url
 
@@ -149,7 +175,7 @@ class Settings:
         return cls(
             env=env,
             database_url=database_url,
-            secret_key=_secret_key(environ, env, var_dir),
+            secret_key=_secret_key(environ, env, var_dir) if signs_tokens else "",
             access_token_ttl=_int(
                 environ, "AGENTS_ACCESS_TOKEN_TTL", 3600, minimum=60, maximum=30 * 24 * 3600
             ),

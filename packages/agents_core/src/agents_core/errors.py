@@ -11,6 +11,7 @@ __all__ = [
     "AgentNameTaken",
     "AgentNotFound",
     "AgentReferenced",
+    "ApiKeyNotFound",
     "ConcurrentChange",
     "Conflict",
     "ConstraintViolation",
@@ -31,17 +32,23 @@ __all__ = [
     "NothingToRollBack",
     "ReleaseNotFound",
     "RevisionMismatch",
+    "UserNotFound",
     "VersionMismatch",
     "VersionNotFound",
 ]
 
 
 class DomainError(Exception):
-    """Base of every error the core raises on purpose."""
+    """Base of every error the core raises on purpose: a stable ``code``, a ``detail`` for
+    people (``default_detail`` when none is given) and, for bad input, one entry per bad field."""
 
     code: ClassVar[str] = "domain_error"
+    default_detail: ClassVar[str] = "The request cannot be carried out"
 
-    def __init__(self, detail: str, *, errors: Sequence[FieldError] | None = None) -> None:
+    def __init__(
+        self, detail: str | None = None, *, errors: Sequence[FieldError] | None = None
+    ) -> None:
+        detail = self.default_detail if detail is None else detail
         super().__init__(detail)
         self.detail = detail
         self.errors = list(errors) if errors else None
@@ -65,9 +72,7 @@ class InvalidAgents(InvalidInput):
 
 class EmptyRelease(InvalidInput):
     code = "empty_release"
-
-    def __init__(self) -> None:
-        super().__init__("The organization has no active agent to release")
+    default_detail = "The organization has no active agent to release"
 
 
 class InvalidRelease(InvalidInput):
@@ -95,29 +100,33 @@ class NotFound(DomainError):
 class AgentNotFound(NotFound):
     code = "agent_not_found"
 
-    def __init__(self, detail: str = "Agent not found") -> None:
-        super().__init__(detail)
+    default_detail = "Agent not found"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    default_detail = "User not found"
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+    default_detail = "API key not found"
 
 
 class VersionNotFound(NotFound):
     code = "version_not_found"
 
-    def __init__(self, detail: str = "Version not found") -> None:
-        super().__init__(detail)
+    default_detail = "Version not found"
 
 
 class ReleaseNotFound(NotFound):
     code = "release_not_found"
-
-    def __init__(self, detail: str = "Release not found") -> None:
-        super().__init__(detail)
+    default_detail = "Release not found"
 
 
 class EnvironmentNotFound(NotFound):
     code = "environment_not_found"
-
-    def __init__(self, detail: str = "Environment not found") -> None:
-        super().__init__(detail)
+    default_detail = "Environment not found"
 
 
 class Conflict(DomainError):
@@ -127,15 +136,13 @@ class Conflict(DomainError):
 class EmailTaken(Conflict):
     code = "email_taken"
 
-    def __init__(self) -> None:
-        super().__init__("A user with this email already exists")
+    default_detail = "A user with this email already exists"
 
 
 class LastAdmin(Conflict):
     code = "last_admin"
 
-    def __init__(self) -> None:
-        super().__init__("The organization's last active admin cannot be demoted or deactivated")
+    default_detail = "The organization's last active admin cannot be demoted or deactivated"
 
 
 class AgentNameTaken(Conflict):
@@ -148,9 +155,7 @@ class AgentReferenced(Conflict):
 
 class NothingToRollBack(Conflict):
     code = "nothing_to_roll_back"
-
-    def __init__(self) -> None:
-        super().__init__("The environment never served another release: nothing to roll back to")
+    default_detail = "The environment never served another release: nothing to roll back to"
 
 
 class VersionMismatch(DomainError):
@@ -171,8 +176,7 @@ class DatabaseUnavailable(DomainError):
 
     code = "database_unavailable"
 
-    def __init__(self, detail: str = "The database is unavailable; try again shortly") -> None:
-        super().__init__(detail)
+    default_detail = "The database is unavailable; try again shortly"
 
 
 class ConcurrentChange(Conflict):
@@ -182,11 +186,10 @@ class ConcurrentChange(Conflict):
 
     code = "concurrent_change"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "A concurrent change conflicted with this one and it was rolled back: nothing was "
-            "changed; retry the request"
-        )
+    default_detail = (
+        "A concurrent change conflicted with this one and it was rolled back: nothing was "
+        "changed; retry the request"
+    )
 
 
 class InvalidValue(InvalidInput):
@@ -194,8 +197,7 @@ class InvalidValue(InvalidInput):
 
     code = "invalid_value"
 
-    def __init__(self, detail: str = "A value is out of the range the database can hold") -> None:
-        super().__init__(detail)
+    default_detail = "A value is out of the range the database can hold"
 
 
 class ConstraintViolation(DomainError):

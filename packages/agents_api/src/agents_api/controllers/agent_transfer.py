@@ -28,6 +28,7 @@ class AgentTransferController(Controller):
 
     @get(
         "/export",
+        operation_id="exportAgents",
         summary="Export every active agent (portable: no ids, handoff targets as names)",
         responses=problems(401, 403),
     )

@@ -17,7 +17,7 @@ from litestar.params import (
 )
 from litestar.status_codes import HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
 
-from agents_api.openapi import problems
+from agents_api.openapi import operation_ids, problems
 from agents_api.security import requires_admin
 from agents_api.write_gates import WRITES
 from agents_core.agents.service import AgentService
@@ -88,6 +88,7 @@ class AgentController(Controller):
     @post(
         "/",
         guards=[requires_admin],
+        operation_id="createAgent",
         summary="Create an agent",
         responses=problems(400, 401, 403, 409),
         response_headers=None,
@@ -176,6 +177,7 @@ class AgentController(Controller):
         http_method=["PUT", "PATCH"],
         guards=[requires_admin],
         opt=WRITES_AGENT,
+        operation_id=operation_ids(PUT="updateAgent", PATCH="patchAgent"),
         summary="Update an agent (partial; each change becomes a new version)",
         responses=problems(400, 401, 403, 404, 409, 412),
     )
@@ -218,6 +220,7 @@ class AgentController(Controller):
 
     @get(
         "/{agent_id:uuid}/versions",
+        operation_id="listAgentVersions",
         summary="List an agent's saved versions, newest first",
         responses=problems(400, 401, 404),
     )
@@ -260,6 +263,7 @@ class AgentController(Controller):
 
     @get(
         "/{agent_id:uuid}/versions/{version:int}",
+        operation_id="getAgentVersion",
         summary="Get one saved version of an agent",
         responses=problems(400, 401, 404),
     )
@@ -276,6 +280,7 @@ class AgentController(Controller):
         "/{agent_id:uuid}/versions/{version:int}/restore",
         guards=[requires_admin],
         opt=WRITES_AGENT,
+        operation_id="restoreAgentVersion",
         status_code=200,
         summary="Restore a saved version (the replaced configuration is saved first)",
         responses=problems(400, 401, 403, 404, 409, 412),
@@ -300,6 +305,7 @@ class AgentController(Controller):
     @post(
         "/{agent_id:uuid}/duplicate",
         guards=[requires_admin],
+        operation_id="duplicateAgent",
         summary="Duplicate an agent as a new agent named '<name> (Copy)'",
         responses=problems(400, 401, 403, 404, 409),
     )

@@ -21,6 +21,7 @@ class ApiKeyController(Controller):
 
     @post(
         "/",
+        operation_id="createApiKey",
         summary="Create an API key (the key is shown only in this response)",
         responses=problems(400, 401, 403),
     )
@@ -34,7 +35,12 @@ class ApiKeyController(Controller):
             principal.organization_id, data, created_by=principal.user_id
         )
 
-    @get("/", summary="List the organization's active API keys", responses=problems(401, 403))
+    @get(
+        "/",
+        operation_id="listApiKeys",
+        summary="List the organization's active API keys",
+        responses=problems(401, 403),
+    )
     async def list_keys(
         self, principal: NamedDependency[Principal], conn: NamedDependency[Connection]
     ) -> list[ApiKeyPublic]:
@@ -42,6 +48,7 @@ class ApiKeyController(Controller):
 
     @delete(
         "/{key_id:uuid}",
+        operation_id="revokeApiKey",
         summary="Revoke an API key; it stops working at once",
         responses=problems(400, 401, 403, 404),
     )

@@ -76,7 +76,12 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @get("/me", summary="Who the credential belongs to", responses=problems(401))
+    @get(
+        "/me",
+        operation_id="getMe",
+        summary="Who the credential belongs to",
+        responses=problems(401),
+    )
     async def me(
         self, principal: NamedDependency[Principal], conn: NamedDependency[Connection]
     ) -> UserPublic | ApiKeyPrincipalPublic:

@@ -25,6 +25,7 @@ class AgentEventController(Controller):
 
     @get(
         "/events",
+        operation_id="listAgentEvents",
         summary="List the organization's agent events, oldest first",
         description="Every change of an agent (`created`, `updated`, `deleted`, `restored`, "
         "`imported`, `duplicated`), in the order the changes committed. Pass the page's "

@@ -19,11 +19,16 @@ class HealthController(Controller):
     tags = ["health"]
     opt = PUBLIC
 
-    @get("/", summary="Liveness: the process is up")
+    @get("/", operation_id="checkHealth", summary="Liveness: the process is up")
     async def live(self) -> HealthStatus:
         return HealthStatus(status="ok")
 
-    @get("/ready", summary="Readiness: the database answers", responses=problems(503))
+    @get(
+        "/ready",
+        operation_id="checkReadiness",
+        summary="Readiness: the database answers",
+        responses=problems(503),
+    )
     async def ready(
         self, database: NamedDependency[Database]
     ) -> Response[HealthStatus] | Response[bytes]:

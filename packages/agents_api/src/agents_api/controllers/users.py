@@ -19,7 +19,12 @@ class UserController(Controller):
     tags = ["users"]
     guards = [requires_admin]
 
-    @post("/", summary="Add a user to the organization", responses=problems(400, 401, 403, 409))
+    @post(
+        "/",
+        operation_id="createUser",
+        summary="Add a user to the organization",
+        responses=problems(400, 401, 403, 409),
+    )
     async def create(
         self,
         data: JSONBody[UserCreate],
@@ -36,6 +41,7 @@ class UserController(Controller):
 
     @patch(
         "/{user_id:uuid}",
+        operation_id="updateUser",
         summary="Change a user's role, active state or name",
         responses=problems(400, 401, 403, 404, 409),
     )

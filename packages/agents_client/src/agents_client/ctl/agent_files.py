@@ -53,16 +53,10 @@ AGENT_FILE_SUFFIXES: Final = (".yaml", ".yml")
 MEMBERS: Final[tuple[str, ...]] = AgentExport.__struct_fields__
 WRITE_ORDER: Final = (
     "name",
-    "model",
-    "voice",
-    "modality",
-    "panels",
-    "tools",
-    "handoff_targets",
+    *(member for member in MEMBERS if member not in {"name", "instructions"}),
     "instructions",
 )
-"""The order members are written in: the short ones first, the prompt (often long) last."""
-assert sorted(WRITE_ORDER) == sorted(MEMBERS), "every AgentExport member is written"
+"""The order members are written in: the name first, the prompt (often long) last."""
 
 MAX_SLUG_BYTES: Final = 100
 """File names stay well below the usual 255-byte limit, whatever the agent's name."""

@@ -175,16 +175,7 @@ class Applier:
 
     def state(self, config: AgentExport, handoff_ids: Sequence[UUID]) -> dict[str, Any]:
         """An agent's whole configuration as :class:`AgentPublic` holds it."""
-        return {
-            "name": config.name,
-            "instructions": config.instructions,
-            "model": config.model,
-            "voice": config.voice,
-            "modality": config.modality,
-            "panels": list(config.panels or ()),
-            "tools": list(config.tools or ()),
-            "handoff_targets": list(handoff_ids),
-        }
+        return msgspec.structs.asdict(config.config(list(handoff_ids)))
 
     def put(
         self, agent_id: UUID, changes: dict[str, Any], expected: int, result: dict[str, Any]

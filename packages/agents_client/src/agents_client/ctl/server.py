@@ -66,18 +66,7 @@ def combine(
         ServerAgent(
             id=agent.id,
             version=agent.current_version,
-            config=normalized(
-                AgentExport(
-                    name=agent.name,
-                    instructions=agent.instructions,
-                    model=agent.model,
-                    voice=agent.voice,
-                    modality=agent.modality,
-                    panels=list(agent.panels),
-                    tools=list(agent.tools),
-                    handoff_targets=[names[target] for target in agent.handoff_targets],
-                )
-            ),
+            config=normalized(AgentExport.of(agent, names)),
             handoff_ids=tuple(agent.handoff_targets),
         )
         for agent in sorted(listed, key=lambda a: (a.created_at, a.id))

@@ -239,16 +239,19 @@ class AgentRepository(Repository):
 
     # -- agents: reads ----------------------------------------------------------------------------
 
-    async def get(self, organization_id: UUID, agent_id: UUID) -> AgentPublic | None:
-        return await AGENT.one(
-            self.conn, _GET, {"organization_id": organization_id, "agent_id": agent_id}
+    async def get(
+        self, organization_id: UUID, agent_id: UUID, *, lock: bool = False
+    ) -> AgentPublic:
+        """The active agent; with ``lock``, locked for this transaction (concurrent writers
+        queue here)."""
+        agent = await AGENT.one(
+            self.conn,
+            _LOCK if lock else _GET,
+            {"organization_id": organization_id, "agent_id": agent_id},
         )
-
-    async def lock(self, organization_id: UUID, agent_id: UUID) -> AgentPublic | None:
-        """The active agent, locked for this transaction (concurrent writers queue here)."""
-        return await AGENT.one(
-            self.conn, _LOCK, {"organization_id": organization_id, "agent_id": agent_id}
-        )
+        if agent is None:
+            raise AgentNotFound()
+        return agent
 
     async def page(
         self,

@@ -7,7 +7,7 @@ and records what it did in the event feed, in that transaction, as its last stat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,7 +19,6 @@ from agents_core.agents.repository import AgentPage, AgentRepository
 from agents_core.db import Connection
 from agents_core.errors import (
     AgentNameTaken,
-    AgentNotFound,
     AgentReferenced,
     InvalidHandoffTargets,
     VersionMismatch,
@@ -85,10 +84,7 @@ class AgentService:
     # -- reads --------------------------------------------------------------------------------
 
     async def get(self, organization_id: UUID, agent_id: UUID) -> AgentPublic:
-        agent = await self.agents.get(organization_id, agent_id)
-        if agent is None:
-            raise AgentNotFound()
-        return agent
+        return await self.agents.get(organization_id, agent_id)
 
     async def page(
         self,
@@ -144,12 +140,6 @@ class AgentService:
         return [AgentExport.of(agent, names) for agent in agents]
 
     # -- rules --------------------------------------------------------------------------------
-
-    async def _lock(self, organization_id: UUID, agent_id: UUID) -> AgentPublic:
-        agent = await self.agents.lock(organization_id, agent_id)
-        if agent is None:
-            raise AgentNotFound()
-        return agent
 
     async def _validate_targets(
         self, organization_id: UUID, targets: Sequence[UUID], agent_id: UUID | None = None
@@ -244,15 +234,13 @@ class AgentService:
     ) -> AgentPublic:
         """Apply the members sent. The previous configuration becomes version
         ``current_version``; a request that changes nothing creates no version."""
-        async with self.conn.transaction():
-            current = await self._lock(organization_id, agent_id)
-            _check_expected(current, expected_version)
-            updated, event = await self._apply(
-                current, data.changes(), actor_id=actor_id, kind=AgentEventKind.UPDATED
-            )
-            if event is not None:
-                await self.events.record([event], actor_id=actor_id)
-        return updated
+
+        async def sent(_: AgentPublic) -> dict[str, Any]:
+            return data.changes()
+
+        return await self._change(
+            organization_id, agent_id, sent, expected_version, actor_id, AgentEventKind.UPDATED
+        )
 
     async def restore(
         self,
@@ -264,21 +252,36 @@ class AgentService:
         actor_id: UUID | None = None,
     ) -> AgentPublic:
         """Make a saved version the current configuration, as an update."""
-        async with self.conn.transaction():
-            current = await self._lock(organization_id, agent_id)
-            _check_expected(current, expected_version)
+
+        async def saved(current: AgentPublic) -> dict[str, Any]:
             snapshot = await self.agents.snapshot(current.id, version)
             if snapshot is None:
                 raise VersionNotFound()
-            restored, event = await self._apply(
-                current,
-                msgspec.structs.asdict(snapshot),
-                actor_id=actor_id,
-                kind=AgentEventKind.RESTORED,
+            return msgspec.structs.asdict(snapshot)
+
+        return await self._change(
+            organization_id, agent_id, saved, expected_version, actor_id, AgentEventKind.RESTORED
+        )
+
+    async def _change(
+        self,
+        organization_id: UUID,
+        agent_id: UUID,
+        changes: Callable[[AgentPublic], Awaitable[dict[str, Any]]],
+        expected_version: int | None,
+        actor_id: UUID | None,
+        kind: AgentEventKind,
+    ) -> AgentPublic:
+        """One versioned change of the locked agent: ``changes`` says what it is."""
+        async with self.conn.transaction():
+            current = await self.agents.get(organization_id, agent_id, lock=True)
+            _check_expected(current, expected_version)
+            changed, event = await self._apply(
+                current, await changes(current), actor_id=actor_id, kind=kind
             )
             if event is not None:
                 await self.events.record([event], actor_id=actor_id)
-        return restored
+        return changed
 
     async def delete(
         self,
@@ -294,7 +297,7 @@ class AgentService:
         Returns the ids of the agents that were changed by ``force``.
         """
         async with self.conn.transaction():
-            current = await self._lock(organization_id, agent_id)
+            current = await self.agents.get(organization_id, agent_id, lock=True)
             referrers = await self.agents.referrers(organization_id, agent_id)
             if referrers and not force:
                 names = ", ".join(f"{r.name} ({r.id})" for r in referrers)

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from datetime import UTC, datetime
 from typing import cast
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy import Table, and_, bindparam, null, select, update
 
 from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.models import ApiKey
+from agents_core.errors import ApiKeyNotFound
 from agents_core.principal import Principal
-from agents_core.schemas import ApiKeyPublic, Role
+from agents_core.schemas import ApiKeyCreate, ApiKeyPublic
 
-__all__ = ["ApiKeyRepository"]
+__all__ = ["ApiKeyRepository", "hash_api_key"]
+
+
+def hash_api_key(key: str) -> str:
+    """The stored form of a key.
+
+    Keys carry 256 bits of randomness, so a fast hash is enough: there is nothing to brute-force,
+    and lookups by hash stay one indexed query per request.
+    """
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 _keys = cast(Table, ApiKey.__table__)
@@ -51,40 +62,31 @@ _BY_HASH = Query(
 
 class ApiKeyRepository(Repository):
     async def insert(
-        self,
-        organization_id: UUID,
-        *,
-        key_id: UUID,
-        name: str,
-        role: Role,
-        prefix: str,
-        key_hash: str,
-        created_by: UUID | None,
-        now: datetime,
+        self, organization_id: UUID, data: ApiKeyCreate, key: str, created_by: UUID | None
     ) -> ApiKeyPublic:
-        inserted = await KEY.one(
-            self.conn,
-            _INSERT,
-            new_values(
-                now,
-                id=key_id,
-                organization_id=organization_id,
-                name=name,
-                role=role.value,
-                prefix=prefix,
-                key_hash=key_hash,
-                created_by=created_by,
-            ),
+        """A new live key, stored as its hash (and the prefix that helps tell keys apart)."""
+        values = new_values(
+            datetime.now(UTC),
+            id=uuid4(),
+            organization_id=organization_id,
+            name=data.name,
+            role=data.role.value,
+            prefix=key[:12],
+            key_hash=hash_api_key(key),
+            created_by=created_by,
         )
+        inserted = await KEY.one(self.conn, _INSERT, values)
         assert inserted is not None
         return inserted
 
     async def list(self, organization_id: UUID) -> list[ApiKeyPublic]:
         return await KEY.many(self.conn, _LIST, {"organization_id": organization_id})
 
-    async def get(self, organization_id: UUID, key_id: UUID) -> ApiKeyPublic | None:
-        row = await self.conn.fetchrow(_GET, {"organization_id": organization_id, "key_id": key_id})
-        return None if row is None else KEY(row)
+    async def get(self, organization_id: UUID, key_id: UUID) -> ApiKeyPublic:
+        key = await KEY.one(self.conn, _GET, {"organization_id": organization_id, "key_id": key_id})
+        if key is None:
+            raise ApiKeyNotFound()
+        return key
 
     async def revoke(self, organization_id: UUID, key_id: UUID, now: datetime) -> bool:
         """Revoke a live key; whether there was one."""
@@ -93,6 +95,6 @@ class ApiKeyRepository(Repository):
         )
         return row is not None
 
-    async def principal(self, key_hash: str) -> Principal | None:
+    async def principal(self, key: str) -> Principal | None:
         """A live key as a principal (its organization and role)."""
-        return await PRINCIPAL.one(self.conn, _BY_HASH, {"key_hash": key_hash})
+        return await PRINCIPAL.one(self.conn, _BY_HASH, {"key_hash": hash_api_key(key)})

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from agents_core.api_keys.repository import ApiKeyRepository
+from agents_core.api_keys.repository import ApiKeyRepository, hash_api_key
 from agents_core.db import Connection
-from agents_core.errors import NotFound
+from agents_core.errors import ApiKeyNotFound
 from agents_core.principal import Principal
 from agents_core.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
 
@@ -23,22 +22,6 @@ __all__ = [
 
 KEY_PREFIX = "agk_"
 """Every API key starts with this, which tells it apart from a JWT at a glance."""
-
-
-class ApiKeyNotFound(NotFound):
-    code = "api_key_not_found"
-
-    def __init__(self) -> None:
-        super().__init__("API key not found")
-
-
-def hash_api_key(key: str) -> str:
-    """The stored form of a key.
-
-    Keys carry 256 bits of randomness, so a fast hash is enough: there is nothing to brute-force,
-    and lookups by hash stay one indexed query per request.
-    """
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def looks_like_api_key(token: str) -> bool:
@@ -55,16 +38,7 @@ class ApiKeyService:
         self, organization_id: UUID, data: ApiKeyCreate, *, created_by: UUID | None
     ) -> ApiKeyCreated:
         key = f"{KEY_PREFIX}{secrets.token_urlsafe(32)}"
-        stored = await self.keys.insert(
-            organization_id,
-            key_id=uuid4(),
-            name=data.name,
-            role=data.role,
-            prefix=key[:12],
-            key_hash=hash_api_key(key),
-            created_by=created_by,
-            now=datetime.now(UTC),
-        )
+        stored = await self.keys.insert(organization_id, data, key, created_by)
         return ApiKeyCreated(
             id=stored.id,
             name=stored.name,
@@ -78,10 +52,7 @@ class ApiKeyService:
         return await self.keys.list(organization_id)
 
     async def get(self, organization_id: UUID, key_id: UUID) -> ApiKeyPublic:
-        key = await self.keys.get(organization_id, key_id)
-        if key is None:
-            raise ApiKeyNotFound()
-        return key
+        return await self.keys.get(organization_id, key_id)
 
     async def revoke(self, organization_id: UUID, key_id: UUID) -> None:
         if not await self.keys.revoke(organization_id, key_id, datetime.now(UTC)):
@@ -89,4 +60,4 @@ class ApiKeyService:
 
     async def principal(self, key: str) -> Principal | None:
         """The principal of a live key."""
-        return await self.keys.principal(hash_api_key(key))
+        return await self.keys.principal(key)

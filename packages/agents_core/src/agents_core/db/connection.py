@@ -15,15 +15,27 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from agents_core.db.driver_errors import domain_error
 from agents_core.db.query import Query
 
-if TYPE_CHECKING:
-    from agents_core.db.database import Database
+
+class Pool(Protocol):
+    """Where leases take their connections from (:class:`~agents_core.db.Database`)."""
+
+    @property
+    def wait(self) -> float:
+        """Seconds one statement may take, seen from our side."""
+
+    async def _acquire_pg(self, within: float) -> Any: ...
+
+    async def _release_pg(self, raw: Any) -> None: ...
+
+    async def _acquire_sa(self) -> AsyncConnection: ...
+
 
 __all__ = ["Connection", "Row"]
 
@@ -50,7 +62,7 @@ class Connection:
 
     __slots__ = ("_database", "_depth", "deadline")
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Pool) -> None:
         self._database = database
         self._depth = 0
         self.deadline: float | None = None
@@ -119,7 +131,7 @@ class PgConnection(Connection):
 
     __slots__ = ("_raw",)
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Pool) -> None:
         super().__init__(database)
         self._raw: Any = None
 
@@ -144,68 +156,40 @@ class PgConnection(Connection):
         if self._alive():
             self._raw.terminate()
 
-    async def fetch(self, query: Query, params: Mapping[str, Any]) -> Sequence[Row]:
+    async def _driver(self, operation: str, sql: str, *args: Any) -> Any:
+        """``operation`` (an asyncpg connection method) on the lease's connection, bounded by
+        the time left, its failures turned into domain errors."""
         raw = self._raw or await self._acquire()
-        sql, order = query.pg()
         try:
-            return await raw.fetch(  # type: ignore[no-any-return]
-                sql, *[params[name] for name in order], timeout=self._wait()
-            )
+            return await getattr(raw, operation)(sql, *args, timeout=self._wait())
         except asyncio.CancelledError:
             self._discard()  # cut off mid-statement: its state is unknown
             raise
         except Exception as exc:
             raise self._failed(exc) from exc
+
+    async def fetch(self, query: Query, params: Mapping[str, Any]) -> Sequence[Row]:
+        sql, order = query.pg()
+        rows: Sequence[Row] = await self._driver("fetch", sql, *[params[n] for n in order])
+        return rows
 
     async def fetchrow(self, query: Query, params: Mapping[str, Any]) -> Row | None:
-        raw = self._raw or await self._acquire()
         sql, order = query.pg()
-        try:
-            return await raw.fetchrow(  # type: ignore[no-any-return]
-                sql, *[params[name] for name in order], timeout=self._wait()
-            )
-        except asyncio.CancelledError:
-            self._discard()  # cut off mid-statement: its state is unknown
-            raise
-        except Exception as exc:
-            raise self._failed(exc) from exc
+        row: Row | None = await self._driver("fetchrow", sql, *[params[n] for n in order])
+        return row
 
     async def execute(self, query: Query, params: Mapping[str, Any]) -> None:
-        raw = self._raw or await self._acquire()
         sql, order = query.pg()
-        try:
-            await raw.execute(sql, *[params[name] for name in order], timeout=self._wait())
-        except asyncio.CancelledError:
-            self._discard()  # cut off mid-statement: its state is unknown
-            raise
-        except Exception as exc:
-            raise self._failed(exc) from exc
+        await self._driver("execute", sql, *[params[n] for n in order])
 
     async def execute_many(self, query: Query, rows: Sequence[Mapping[str, Any]]) -> None:
-        if not rows:
-            return
-        raw = self._raw or await self._acquire()
-        sql, order = query.pg()
-        try:
-            await raw.executemany(
-                sql, [[row[name] for name in order] for row in rows], timeout=self._wait()
-            )
-        except asyncio.CancelledError:
-            self._discard()  # cut off mid-statement: its state is unknown
-            raise
-        except Exception as exc:
-            raise self._failed(exc) from exc
+        if rows:
+            sql, order = query.pg()
+            await self._driver("executemany", sql, [[row[n] for n in order] for row in rows])
 
     async def _simple(self, sql: str) -> None:
         """A statement without parameters (transaction control), bounded like the others."""
-        raw = self._raw or await self._acquire()
-        try:
-            await raw.execute(sql, timeout=self._wait())
-        except asyncio.CancelledError:
-            self._discard()  # cut off mid-statement: its state is unknown
-            raise
-        except Exception as exc:
-            raise self._failed(exc) from exc
+        await self._driver("execute", sql)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
@@ -233,21 +217,9 @@ class PgConnection(Connection):
     async def lock_and_notify(
         self, namespace: int, keys: Sequence[str], channel: str, payloads: Sequence[str]
     ) -> None:
-        raw = self._raw or await self._acquire()
-        try:
-            await raw.fetch(
-                _LOCK_AND_NOTIFY,
-                namespace,
-                list(keys),
-                channel,
-                list(payloads),
-                timeout=self._wait(),
-            )
-        except asyncio.CancelledError:
-            self._discard()  # cut off mid-statement: its state is unknown
-            raise
-        except Exception as exc:
-            raise self._failed(exc) from exc
+        await self._driver(
+            "fetch", _LOCK_AND_NOTIFY, namespace, list(keys), channel, list(payloads)
+        )
 
     async def release(self) -> None:
         raw, self._raw = self._raw, None
@@ -261,7 +233,7 @@ class SaConnection(Connection):
 
     __slots__ = ("_sa",)
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Pool) -> None:
         super().__init__(database)
         self._sa: AsyncConnection | None = None
 

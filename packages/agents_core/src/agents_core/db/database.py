@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from agents_core.db.connection import Connection, PgConnection, SaConnection, is_open
 from agents_core.db.driver_errors import domain_error
+from agents_core.db.notifications import Listening
 from agents_core.db.query import Query
 
 __all__ = [
@@ -153,6 +154,21 @@ class Database:
     @property
     def dialect(self) -> str:
         return self.url.get_backend_name()
+
+    @property
+    def has_notifications(self) -> bool:
+        """Whether :meth:`listen` works (PostgreSQL); otherwise changes are polled for."""
+        return self.is_postgres
+
+    async def listen(
+        self, channel: str, on_notice: Callable[[str], None], on_lost: Callable[[], None]
+    ) -> Listening:
+        """A connection of its own LISTENing on ``channel`` (PostgreSQL only)."""
+        if not self.is_postgres:
+            raise RuntimeError(f"{self.dialect} has no notifications: poll instead")
+        return await Listening.open(
+            self.asyncpg_dsn(), channel, on_notice, on_lost, connect_within=self.timeout
+        )
 
     def asyncpg_dsn(self) -> str:
         return self.url.set(drivername="postgresql").render_as_string(hide_password=False)

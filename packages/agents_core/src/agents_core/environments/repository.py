@@ -28,7 +28,7 @@ from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.models import ENVIRONMENT_NAME_CONSTRAINT, Environment, EnvironmentMove
 from agents_core.db.types import AnyOf
 from agents_core.environments.routing import Serving
-from agents_core.errors import ConstraintViolation
+from agents_core.errors import ConstraintViolation, EnvironmentNotFound
 from agents_core.releases import pinned
 from agents_core.releases.pinned import MEMBER_NAMED, PinnedMemberNamed, with_members
 from agents_core.schemas import Canary
@@ -244,16 +244,21 @@ class EnvironmentRepository(Repository):
         rows = await ENVIRONMENT.many(self.conn, _LIST, {"organization_id": organization_id})
         return sorted(rows, key=lambda row: row.name)
 
-    async def get(self, organization_id: UUID, name: str) -> EnvironmentRow | None:
+    async def find(
+        self, organization_id: UUID, name: str, *, lock: bool = False
+    ) -> EnvironmentRow | None:
+        """The environment, if there is one; with ``lock``, locked until the transaction ends
+        (its writers queue here)."""
         return await ENVIRONMENT.one(
-            self.conn, _GET, {"organization_id": organization_id, "name": name}
+            self.conn, _LOCK if lock else _GET, {"organization_id": organization_id, "name": name}
         )
 
-    async def lock(self, organization_id: UUID, name: str) -> EnvironmentRow | None:
-        """The environment, locked until the transaction ends (its writers queue here)."""
-        return await ENVIRONMENT.one(
-            self.conn, _LOCK, {"organization_id": organization_id, "name": name}
-        )
+    async def get(self, organization_id: UUID, name: str, *, lock: bool = False) -> EnvironmentRow:
+        """The environment (see :meth:`find`), or :class:`EnvironmentNotFound`."""
+        found = await self.find(organization_id, name, lock=lock)
+        if found is None:
+            raise EnvironmentNotFound()
+        return found
 
     async def existing_releases(self, organization_id: UUID, numbers: Sequence[int]) -> set[int]:
         rows = await self.conn.fetch(
@@ -337,8 +342,8 @@ class EnvironmentRepository(Repository):
 
     async def history(
         self, organization_id: UUID, name: str, *, limit: int, offset: int
-    ) -> MovePage | None:
-        """The environment's moves, newest first; ``None`` when it does not exist."""
+    ) -> MovePage:
+        """The environment's moves, newest first, and how many there are."""
         params = {
             "organization_id": organization_id,
             "name": name,
@@ -349,7 +354,9 @@ class EnvironmentRepository(Repository):
         if rows:
             return MovePage(items=[MOVE(row).public() for row in rows], total=rows[0][-1])
         count = await self.conn.fetchrow(_COUNT_MOVES, params)
-        return None if count is None else MovePage(items=[], total=int(count[0]))
+        if count is None:
+            raise EnvironmentNotFound()
+        return MovePage(items=[], total=int(count[0]))
 
     async def previous_release(self, environment_id: UUID, current: int) -> int | None:
         row = await self.conn.fetchrow(
@@ -364,14 +371,14 @@ class EnvironmentRepository(Repository):
         )
         return row is not None
 
-    async def serving(self, organization_id: UUID, name: str, agent_id: UUID) -> ServedAgent | None:
-        """What the environment serves and the agent's pinned rows in its releases; ``None``
-        when there is no such environment. One round trip."""
+    async def serving(self, organization_id: UUID, name: str, agent_id: UUID) -> ServedAgent:
+        """What the environment serves and the agent's pinned rows in its releases. One round
+        trip."""
         rows = await self.conn.fetch(
             _SERVING, {"organization_id": organization_id, "name": name, "agent_id": agent_id}
         )
         if not rows:
-            return None
+            raise EnvironmentNotFound()
         members = {}
         for row in rows:
             values = tuple(row)

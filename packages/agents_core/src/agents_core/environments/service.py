@@ -77,26 +77,18 @@ class EnvironmentService:
         return [row.public() for row in await self.environments.all(organization_id)]
 
     async def get(self, organization_id: UUID, name: str) -> Environment:
-        row = await self.environments.get(organization_id, name)
-        if row is None:
-            raise EnvironmentNotFound()
-        return row.public()
+        return (await self.environments.get(organization_id, name)).public()
 
     async def history(
         self, organization_id: UUID, name: str, *, limit: int = 100, offset: int = 0
     ) -> MovePage:
-        page = await self.environments.history(organization_id, name, limit=limit, offset=offset)
-        if page is None:
-            raise EnvironmentNotFound()
-        return page
+        return await self.environments.history(organization_id, name, limit=limit, offset=offset)
 
     async def resolve(
         self, organization_id: UUID, name: str, agent_id: UUID, *, call_id: str | None = None
     ) -> ReleasedAgent:
         """The agent as the release serving the call ``call_id`` pins it. One round trip."""
         served = await self.environments.serving(organization_id, name, agent_id)
-        if served is None:
-            raise EnvironmentNotFound()
         release = served.serving.release_for(name, call_id)
         member = served.members.get(release)
         if member is None:
@@ -154,7 +146,7 @@ class EnvironmentService:
         canary. Returns it and whether it was created."""
         check_name(name)
         async with self.conn.transaction():
-            found = await self.environments.get(organization_id, source)
+            found = await self.environments.find(organization_id, source)
             if found is None:
                 raise InvalidEnvironment(
                     f"There is no environment named {source[:80]!r} to promote from",
@@ -181,9 +173,7 @@ class EnvironmentService:
         """Back to ``release`` (one the environment served before), or without it to the
         release it served before its current one; the canary is cleared either way."""
         async with self.conn.transaction():
-            current = await self.environments.lock(organization_id, name)
-            if current is None:
-                raise EnvironmentNotFound()
+            current = await self.environments.get(organization_id, name, lock=True)
             _check_revision(current, expected_revision)
             if release is None:
                 release = await self.environments.previous_release(current.id, current.release)
@@ -209,9 +199,7 @@ class EnvironmentService:
     ) -> None:
         """Delete the environment and its history (an ``undeployed`` event tells workers)."""
         async with self.conn.transaction():
-            current = await self.environments.lock(organization_id, name)
-            if current is None:
-                raise EnvironmentNotFound()
+            current = await self.environments.get(organization_id, name, lock=True)
             _check_revision(current, expected_revision)
             await self.environments.delete(current.id)
             await self.events.record(
@@ -237,7 +225,7 @@ class EnvironmentService:
         *,
         create: bool,
     ) -> tuple[Environment, bool]:
-        current = await self.environments.lock(organization_id, name)
+        current = await self.environments.find(organization_id, name, lock=True)
         if current is None and create:
             _check_revision(None, expected_revision)
             # A savepoint: if another process creates it first, this one moves it instead.
@@ -253,7 +241,7 @@ class EnvironmentService:
             if created is not None:
                 await self._recorded(organization_id, created, None, actor_id)
                 return created.public(), True
-            current = await self.environments.lock(organization_id, name)
+            current = await self.environments.find(organization_id, name, lock=True)
         if current is None:
             raise EnvironmentNotFound()
         _check_revision(current, expected_revision)

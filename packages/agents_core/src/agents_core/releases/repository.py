@@ -16,6 +16,7 @@ from sqlalchemy import Integer, and_, bindparam, func, insert, literal_column, s
 
 from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.types import AnyOf
+from agents_core.errors import AgentNotFound, ReleaseNotFound
 from agents_core.releases import pinned
 from agents_core.releases.closure import AgentHead
 from agents_core.releases.pinned import MEMBER, PinnedMember, pinned_name, with_members
@@ -208,24 +209,29 @@ class ReleaseRepository(Repository):
         return ReleasePage(items=[by_id[r.id] for r in found], total=rows[0][-1])
 
     async def by_numbers(self, organization_id: UUID, numbers: Sequence[int]) -> dict[int, Release]:
-        """The releases of these numbers that exist, with their members."""
+        """The releases of these numbers, with their members; :class:`ReleaseNotFound` unless
+        every one exists."""
         rows = await self.conn.fetch(
             _RELEASES_BY_NUMBER, {"organization_id": organization_id, "numbers": list(numbers)}
         )
-        return {release.number: release for release in _members_by_release(rows).values()}
+        found = {release.number: release for release in _members_by_release(rows).values()}
+        if any(number not in found for number in numbers):
+            raise ReleaseNotFound()
+        return found
 
-    async def member(
-        self, organization_id: UUID, number: int, agent_id: UUID
-    ) -> tuple[bool, PinnedMember | None]:
-        """Whether release ``number`` exists, and the agent's pinned row if it is a member.
-        One round trip."""
+    async def member(self, organization_id: UUID, number: int, agent_id: UUID) -> PinnedMember:
+        """The agent's pinned row in release ``number``: :class:`ReleaseNotFound` when there is
+        no such release, :class:`AgentNotFound` when the agent is not a member. One round
+        trip."""
         row = await self.conn.fetchrow(
             _MEMBER, {"organization_id": organization_id, "number": number, "agent_id": agent_id}
         )
         if row is None:
-            return False, None
+            raise ReleaseNotFound()
         rest = tuple(row)[1:]
-        return True, (None if rest[MEMBER.fields.index("agent_id")] is None else MEMBER(rest))
+        if rest[MEMBER.fields.index("agent_id")] is None:
+            raise AgentNotFound("The agent is not in this release")
+        return MEMBER(rest)
 
     async def pinned(
         self, organization_id: UUID, numbers: Sequence[int], agent_ids: Sequence[UUID]

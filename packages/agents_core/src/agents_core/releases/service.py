@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from agents_core.db import Connection
-from agents_core.errors import AgentNotFound, ReleaseNotFound
 from agents_core.events.repository import Event, EventRepository
 from agents_core.releases.closure import plan_members
 from agents_core.releases.comparison import MemberPin, compare_releases, pinned_differently
@@ -88,25 +87,16 @@ class ReleaseService:
         return await self.releases.page(organization_id, limit=limit, offset=offset)
 
     async def get(self, organization_id: UUID, number: int) -> Release:
-        found = await self.releases.by_numbers(organization_id, [number])
-        if number not in found:
-            raise ReleaseNotFound()
-        return found[number]
+        return (await self.releases.by_numbers(organization_id, [number]))[number]
 
     async def agent(self, organization_id: UUID, number: int, agent_id: UUID) -> ReleasedAgent:
         """One member's configuration as pinned in the release (whatever the agent became)."""
-        exists, member = await self.releases.member(organization_id, number, agent_id)
-        if not exists:
-            raise ReleaseNotFound()
-        if member is None:
-            raise AgentNotFound("The agent is not in this release")
+        member = await self.releases.member(organization_id, number, agent_id)
         return member.released(number)
 
     async def diff(self, organization_id: UUID, number: int, base: int) -> ReleaseDiff:
         """What release ``number`` changes against release ``base``."""
         found = await self.releases.by_numbers(organization_id, [number, base])
-        if number not in found or base not in found:
-            raise ReleaseNotFound()
 
         def pins(release: Release) -> dict[UUID, MemberPin]:
             return {m.agent_id: (m.name, m.version) for m in release.agents}

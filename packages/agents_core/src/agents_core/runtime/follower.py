@@ -20,12 +20,14 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
 from sqlalchemy import bindparam, func, select
 
 from agents_core.db import Database, Query
+from agents_core.db.notifications import Listening
+from agents_core.errors import DatabaseUnavailable
 from agents_core.events.repository import (
     ENVIRONMENT_KINDS,
     NOTIFY_CHANNEL,
@@ -143,7 +145,7 @@ class NotificationFollower(ChangeFollower):
             if not waiter.done():
                 waiter.set_result(None)
 
-    def _on_notice(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notice(self, payload: str) -> None:
         if payload.startswith(_SYNC_PREFIX):
             waiter = self._sync_waiters.get(payload[len(_SYNC_PREFIX) :])
             if waiter is not None and not waiter.done():
@@ -160,31 +162,19 @@ class NotificationFollower(ChangeFollower):
             self._listener.moved(notice.organization_id, notice.environment, notice.revision)
 
     async def _listen(self, connected: asyncio.Future[None]) -> None:
-        import asyncpg
-
         delay = self._reconnect_delay[0]
         while True:
-            conn: Any = None
+            listening: Listening | None = None
             try:
-                conn = await asyncpg.connect(
-                    self._database.asyncpg_dsn(), timeout=self._database.timeout
-                )
-                lost = asyncio.Event()
-
-                def on_lost(_conn: Any, lost: asyncio.Event = lost) -> None:
-                    self._lost()
-                    lost.set()
-
-                conn.add_termination_listener(on_lost)
-                await conn.add_listener(NOTIFY_CHANNEL, self._on_notice)
+                listening = await self._database.listen(NOTIFY_CHANNEL, self._on_notice, self._lost)
                 # LISTEN is active: every commit from now on reaches us.
-                self._pid = conn.get_server_pid()
+                self._pid = listening.pid
                 self._listening = True
                 self._listener.found(first=not connected.done())
                 if not connected.done():
                     connected.set_result(None)
                 delay = self._reconnect_delay[0]
-                await self._watch(conn, lost)
+                await self._watch(listening)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -195,26 +185,23 @@ class NotificationFollower(ChangeFollower):
             finally:
                 self._lost()
                 self._pid = None
-                if conn is not None and not conn.is_closed():
-                    conn.terminate()
+                if listening is not None:
+                    listening.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._reconnect_delay[1])
 
-    async def _watch(self, conn: Any, lost: asyncio.Event) -> None:
+    async def _watch(self, listening: Listening) -> None:
         """Return when the connection is lost, or stops answering a health check."""
-        import asyncpg
-
-        while not lost.is_set():
+        while not listening.lost.is_set():
             try:
                 async with asyncio.timeout(self._health_check_interval):
-                    await lost.wait()
+                    await listening.lost.wait()
                 return
             except TimeoutError:
                 pass
             try:
-                async with asyncio.timeout(self._health_check_interval):
-                    await conn.fetchval("SELECT 1")
-            except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+                await listening.check(self._health_check_interval)
+            except DatabaseUnavailable as exc:
                 logger.warning("agent catalog health check failed: %s", exc)
                 return
 
@@ -283,7 +270,7 @@ def follower(
     reconnect_delay: tuple[float, float],
 ) -> ChangeFollower:
     """The way to follow ``database``'s feed: notifications where the database has them."""
-    if database.is_postgres:
+    if database.has_notifications:
         return NotificationFollower(
             database,
             listener,

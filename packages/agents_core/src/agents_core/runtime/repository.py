@@ -332,8 +332,6 @@ class CatalogRepository(Repository):
         served = await EnvironmentRepository(self.conn).serving(
             organization_id, environment, agent_id
         )
-        if served is None:
-            raise EnvironmentNotFound()
         return ServedDefinitions(
             served.serving,
             {

@@ -11,7 +11,7 @@ from sqlalchemy import Table, and_, bindparam, func, literal_column, null, selec
 
 from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.models import USER_EMAIL_INDEX, User
-from agents_core.errors import ConstraintViolation, EmailTaken
+from agents_core.errors import ConstraintViolation, EmailTaken, UserNotFound
 from agents_core.principal import Principal
 from agents_core.schemas import Role, UserPublic
 
@@ -120,10 +120,13 @@ class UserRepository(Repository):
     async def list(self, organization_id: UUID) -> list[UserPublic]:
         return await USER.many(self.conn, _LIST, {"organization_id": organization_id})
 
-    async def get(self, organization_id: UUID, user_id: UUID) -> UserPublic | None:
-        return await USER.one(
+    async def get(self, organization_id: UUID, user_id: UUID) -> UserPublic:
+        user = await USER.one(
             self.conn, _GET, {"organization_id": organization_id, "user_id": user_id}
         )
+        if user is None:
+            raise UserNotFound()
+        return user
 
     async def lock_active_admins(self, organization_id: UUID) -> set[UUID]:
         rows = await self.conn.fetch(

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from agents_core.db import Connection
-from agents_core.errors import EmailTaken, LastAdmin, NotFound
+from agents_core.errors import EmailTaken, LastAdmin, NotFound, UserNotFound
 from agents_core.organizations.repository import OrganizationRepository
 from agents_core.principal import Principal
 from agents_core.schemas import (
@@ -26,13 +26,6 @@ from agents_core.users.passwords import hash_password_async, verify_password_asy
 from agents_core.users.repository import UserRepository
 
 __all__ = ["UserNotFound", "UserService"]
-
-
-class UserNotFound(NotFound):
-    code = "user_not_found"
-
-    def __init__(self) -> None:
-        super().__init__("User not found")
 
 
 class UserService:
@@ -94,10 +87,7 @@ class UserService:
         return await self.users.list(organization_id)
 
     async def get(self, organization_id: UUID, user_id: UUID) -> UserPublic:
-        user = await self.users.get(organization_id, user_id)
-        if user is None:
-            raise UserNotFound()
-        return user
+        return await self.users.get(organization_id, user_id)
 
     async def by_email(self, email: str) -> UserPublic | None:
         return await self.users.by_email(email)
