@@ -14,6 +14,7 @@ checked, so that ``--help`` and configuration errors are fast and clear.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -103,7 +104,7 @@ def _check_database(url: str) -> None:
 
     notice = new_database_notice(url)
     if notice is not None:
-        print(notice, file=sys.stderr)
+        logging.getLogger("agents_api.serve").warning("%s", notice)
 
     try:
         asyncio.run(check(url, setting="AGENTS_DATABASE_URL"))
@@ -144,12 +145,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"Configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
 
-    _check_database(settings.database_url)
-    print(banner(args, settings.database_url), file=sys.stderr, flush=True)
-
     from agents_api import logs
 
     log_config = logs.configure(settings.log_level, settings.log_format)
+    _check_database(settings.database_url)
+    # A log line, so that it takes the configured format (one JSON object per line, say).
+    logging.getLogger("agents_api.serve").info("%s", banner(args, settings.database_url))
 
     import uvicorn
 

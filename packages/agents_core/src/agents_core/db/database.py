@@ -47,14 +47,15 @@ the server's ``statement_timeout`` answers first when the server is alive (and t
 stays usable); ours only fires when it is not answering at all."""
 
 
-def normalize_database_url(url: str) -> URL:
+def normalize_database_url(url: str | URL) -> URL:
     """Turn a user-supplied database URL into one with an async driver.
 
     ``postgres://``, ``postgresql://`` and ``postgresql+asyncpg://`` all mean asyncpg;
     ``sqlite:///path`` means aiosqlite. Anything else is refused with a clear message.
     """
     try:
-        parsed = make_url(url)
+        # ``str()`` of a URL hides its password: parse the URL object itself.
+        parsed = url if isinstance(url, URL) else make_url(url)
     except Exception as exc:
         raise ValueError(f"not a database URL: {exc}") from None
     backend = parsed.get_backend_name()
@@ -74,7 +75,7 @@ def create_engine(
 ) -> AsyncEngine:
     """A SQLAlchemy engine on ``url`` set up as the project needs it (SQLite pragmas, msgspec
     for JSON). The serving process uses one only on SQLite; migrations use one on either."""
-    url = normalize_database_url(str(url) if isinstance(url, URL) else url)
+    url = normalize_database_url(url)
     if url.get_backend_name() == "postgresql":
         return create_async_engine(
             url, json_serializer=_json_text, json_deserializer=msgspec.json.decode, **options
@@ -139,7 +140,7 @@ class Database:
         pool_size: int = 10,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        self.url = normalize_database_url(str(url) if isinstance(url, URL) else url)
+        self.url = normalize_database_url(url)
         self.is_postgres = self.url.get_backend_name() == "postgresql"
         self.pool_size = pool_size
         self.timeout = timeout
