@@ -33,18 +33,19 @@ class ReleaseController(Controller):
         summary="Release agents at their current versions",
         description="Without `agents`: every active agent. With `agents`: those agents and "
         "every agent reachable from them through handoff targets (the release is closed under "
-        "handoff). Numbers count the organization's releases from 1, without gaps.",
+        "handoff). Numbers count the organization's releases from 1, without gaps. No body is "
+        "the same as `{}`.",
         responses=problems(400, 401, 403),
         operation_id="createRelease",
     )
     async def create(
         self,
-        data: JSONBody[ReleaseCreate],
         principal: NamedDependency[Principal],
         conn: NamedDependency[Connection],
+        data: JSONBody[ReleaseCreate | None] = None,
     ) -> Response[Release]:
         release = await ReleaseService(conn).create(
-            principal.organization_id, data, actor_id=principal.actor_id
+            principal.organization_id, data or ReleaseCreate(), actor_id=principal.actor_id
         )
         return Response(
             release,
