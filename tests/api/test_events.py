@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
 import msgspec
+from sqlalchemy import select
 
+from agents_core.db.database import Database
+from agents_core.db.models import AgentEventRow
 from agents_core.schemas import AgentEventPage
-from tests.conftest import Account, CreateAgent, add_member, signup
+from tests.conftest import Account, CreateAgent, add_member, orm_session, signup
 
 EVENTS = "/api/v1/agents/events"
 
@@ -129,6 +133,9 @@ async def test_invalid_queries_are_400(client: httpx.AsyncClient, admin: Account
         {"after": "ev1_AAE"},  # a non-canonical spelling of a valid position
         {"after": "ev1_" + "A" * 80},
         {"after": "ev1_\x00"},
+        {"after": "ev2_AAE"},
+        {"after": "ev2_"},
+        {"after": "ev3_AQ"},
         {"limit": 0},
         {"limit": 501},
         {"limit": "many"},
@@ -150,3 +157,65 @@ async def test_documented_in_openapi(client: httpx.AsyncClient) -> None:
     assert operation["summary"]
     assert {"400", "401", "403"} <= set(operation["responses"])
     assert {p["name"] for p in operation["parameters"]} == {"after", "limit"}
+
+
+async def test_positions_and_cursors_are_per_organization(
+    client: httpx.AsyncClient, admin: Account, create_agent: CreateAgent
+) -> None:
+    """Nothing in an event or a cursor tells how busy other organizations are."""
+    other = await signup(client)
+    for _ in range(3):
+        await create_agent()
+        await create_agent(other)
+        await create_agent(other)
+    mine = await all_events(client, admin)
+    theirs = await all_events(client, other)
+    assert [e["id"] for e in mine] == [1, 2, 3]
+    assert [e["id"] for e in theirs] == [1, 2, 3, 4, 5, 6]
+    # The same position has the same cursor in every organization.
+    assert [e["cursor"] for e in mine] == [e["cursor"] for e in theirs[:3]]
+    assert all(e["cursor"].startswith("ev2_") for e in mine)
+    # And a cursor resumes within the organization that reads it.
+    rest = await all_events(client, admin, after=mine[0]["cursor"])
+    assert [e["agent_id"] for e in rest] == [e["agent_id"] for e in mine[1:]]
+
+
+def legacy_cursor(event_id: int) -> str:
+    """A cursor as the feed issued them before positions were per organization."""
+    raw = event_id.to_bytes(8, "big").lstrip(b"\x00") or b"\x00"
+    return "ev1_" + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+async def test_a_cursor_of_the_first_encoding_still_resumes_in_its_place(
+    client: httpx.AsyncClient, admin: Account, create_agent: CreateAgent, database: Database
+) -> None:
+    other = await signup(client)
+    await create_agent()
+    await create_agent(other)
+    second = await create_agent()
+    await create_agent(other)
+    third = await create_agent()
+    async with orm_session(database) as session:
+        ids = (
+            await session.scalars(
+                select(AgentEventRow.id)
+                .where(AgentEventRow.organization_id == admin.organization_id)
+                .order_by(AgentEventRow.position)
+            )
+        ).all()
+    assert len(ids) == 3
+    # The deployment-wide id of this organization's first event: the next two follow it.
+    after_first = await all_events(client, admin, after=legacy_cursor(ids[0]))
+    assert [e["agent_id"] for e in after_first] == [second["id"], third["id"]]
+    after_last = await client.get(
+        EVENTS, params={"after": legacy_cursor(ids[2])}, headers=admin.headers
+    )
+    assert after_last.json() == {
+        "events": [],
+        "next_cursor": legacy_cursor(ids[2]),
+        "has_more": False,
+    }
+    # An id that fell between two of our events (another organization's) resumes after the
+    # earlier one.
+    between = await all_events(client, admin, after=legacy_cursor(ids[1] - 1))
+    assert [e["agent_id"] for e in between] == [second["id"], third["id"]]
