@@ -19,6 +19,7 @@ __all__ = [
     "DomainError",
     "EmailTaken",
     "EmptyRelease",
+    "EnvironmentNameTaken",
     "EnvironmentNotFound",
     "InvalidAgents",
     "InvalidEnvironment",
@@ -151,6 +152,13 @@ class AgentNameTaken(Conflict):
 
 class AgentReferenced(Conflict):
     code = "agent_referenced"
+
+
+class EnvironmentNameTaken(Conflict):
+    """Another writer created an environment of that name first (the service then moves it)."""
+
+    code = "environment_name_taken"
+    default_detail = "An environment of that name was created concurrently"
 
 
 class NothingToRollBack(Conflict):

@@ -28,7 +28,7 @@ from agents_core.db import Query, Repository, RowShape, insert_into, new_values
 from agents_core.db.models import ENVIRONMENT_NAME_CONSTRAINT, Environment, EnvironmentMove
 from agents_core.db.types import AnyOf
 from agents_core.environments.routing import Serving
-from agents_core.errors import ConstraintViolation, EnvironmentNotFound
+from agents_core.errors import ConstraintViolation, EnvironmentNameTaken, EnvironmentNotFound
 from agents_core.releases import pinned
 from agents_core.releases.pinned import MEMBER_NAMED, PinnedMemberNamed, with_members
 from agents_core.schemas import Canary
@@ -275,11 +275,11 @@ class EnvironmentRepository(Repository):
         actor_id: UUID | None,
         now: datetime,
         environment_id: UUID,
-    ) -> EnvironmentRow | None:
-        """A new environment at revision 1; ``None`` when a concurrent writer created one of
-        that name first."""
+    ) -> EnvironmentRow:
+        """A new environment at revision 1; :class:`EnvironmentNameTaken` when a concurrent
+        writer created one of that name first."""
         try:
-            return await ENVIRONMENT.one(
+            inserted = await ENVIRONMENT.one(
                 self.conn,
                 _INSERT,
                 new_values(
@@ -296,8 +296,10 @@ class EnvironmentRepository(Repository):
             )
         except ConstraintViolation as exc:
             if exc.constraint == ENVIRONMENT_NAME_CONSTRAINT:
-                return None
+                raise EnvironmentNameTaken() from None
             raise
+        assert inserted is not None
+        return inserted
 
     async def move(
         self, current: EnvironmentRow, target: Target, *, actor_id: UUID | None, now: datetime

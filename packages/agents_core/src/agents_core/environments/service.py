@@ -21,6 +21,7 @@ from agents_core.environments.repository import (
 )
 from agents_core.errors import (
     AgentNotFound,
+    EnvironmentNameTaken,
     EnvironmentNotFound,
     InvalidEnvironment,
     InvalidInput,
@@ -228,20 +229,23 @@ class EnvironmentService:
         current = await self.environments.find(organization_id, name, lock=True)
         if current is None and create:
             _check_revision(None, expected_revision)
-            # A savepoint: if another process creates it first, this one moves it instead.
-            async with self.conn.transaction():
-                created = await self.environments.insert(
-                    organization_id,
-                    name,
-                    target,
-                    actor_id=actor_id,
-                    now=datetime.now(UTC),
-                    environment_id=uuid4(),
-                )
-            if created is not None:
+            try:
+                # A savepoint: if another process created it first, only the insert is undone,
+                # and this one moves it instead.
+                async with self.conn.transaction():
+                    created = await self.environments.insert(
+                        organization_id,
+                        name,
+                        target,
+                        actor_id=actor_id,
+                        now=datetime.now(UTC),
+                        environment_id=uuid4(),
+                    )
+            except EnvironmentNameTaken:
+                current = await self.environments.find(organization_id, name, lock=True)
+            else:
                 await self._recorded(organization_id, created, None, actor_id)
                 return created.public(), True
-            current = await self.environments.find(organization_id, name, lock=True)
         if current is None:
             raise EnvironmentNotFound()
         _check_revision(current, expected_revision)
