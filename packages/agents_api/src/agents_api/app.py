@@ -16,7 +16,9 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.router import Router
 
+from agents_api.bodies import check_body
 from agents_api.body_limit import BodyLimitMiddleware
+from agents_api.browser_policy import BrowserPolicy
 from agents_api.cli_plugin import AgentsCLIPlugin
 from agents_api.controllers.agent_transfer import AgentTransferController
 from agents_api.controllers.agents import AgentController
@@ -31,6 +33,7 @@ from agents_api.problems import exception_handlers
 from agents_api.request_observer import RequestObserver
 from agents_api.security import PUBLIC, RequestContextMiddleware, VerifiedTokens
 from agents_api.settings import Settings
+from agents_api.throttling import Throttles
 from agents_api.tokens import TokenCodec
 from agents_api.tracing import RequestTracing, skip_litestar_probe
 from agents_api.write_gates import WriteGates
@@ -63,6 +66,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         )
 
     metrics = AppMetrics(database, token=settings.metrics_token) if settings.metrics else None
+    throttles = Throttles(settings)
     # Off, this imports nothing of OpenTelemetry.
     tracing = RequestTracing(database, os.environ) if settings.tracing else None
 
@@ -84,6 +88,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         finally:
             if tracing is not None:
                 tracing.shutdown()
+            await throttles.close()
             if owns_database:
                 await database.close()
 
@@ -102,6 +107,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             RequestContextMiddleware,
         ],
         exception_handlers=exception_handlers,
+        # After the guards (the per-address limits), before the body is decoded.
+        before_request=check_body,
         lifespan=[lifespan],
         state=State(
             {
@@ -111,6 +118,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 "verified_tokens": VerifiedTokens(),
                 "write_gates": WriteGates(settings.db_timeout),
                 "metrics": metrics,
+                "throttles": throttles,
             }
         ),
         request_max_body_size=settings.max_body_size,
@@ -143,6 +151,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
     undo_probe_skip()
     # Around Litestar's own entry point, so that it sees every response, the router's too.
     app.asgi_handler = RequestObserver(
-        app.asgi_handler, metrics=metrics, log_requests=settings.access_log
+        BrowserPolicy(app.asgi_handler, settings.cors_origins),
+        metrics=metrics,
+        log_requests=settings.access_log,
     )
     return app

@@ -5,7 +5,8 @@ and the standard library only, so the SDK can use it without SQLAlchemy.
 
 Validation that msgspec constraints cannot express (blank strings, NUL characters, duplicates in
 lists) happens in ``__post_init__``; its messages have the form ``"<field>: <message>"`` so the
-API can report the offending field (see :func:`split_field_message`).
+API can report the offending field (see :func:`split_field_message`). A body with several bad
+fields raises one error naming each of them, one per line.
 """
 
 from __future__ import annotations
@@ -139,22 +140,47 @@ def _unique(field: str, values: list[Any] | None) -> None:
     seen: set[Any] = set()
     for index, value in enumerate(values):
         if value in seen:
-            raise ValueError(f"{field}[{index}]: duplicate value {value!s}")
+            # One line per problem (see _Problems): the value is shown on one line.
+            shown = " ".join(str(value).split())
+            raise ValueError(f"{field}[{index}]: duplicate value {shown}")
         seen.add(value)
 
 
-def _check_tools(values: list[str] | None) -> None:
+def _check_tools(values: list[str] | None, problems: _Problems | None = None) -> None:
     if values is None:
         return
+    found = problems or _Problems()
     for index, value in enumerate(values):
-        _not_blank(f"tools[{index}]", value)
-    _unique("tools", values)
+        found.check(_not_blank, f"tools[{index}]", value)
+    found.check(_unique, "tools", values)
+    if problems is None:
+        found.raise_any()
 
 
 def _check_email(field: str, value: str) -> None:
     _no_nul(field, value)
     if not _EMAIL_RE.match(value):
         raise ValueError(f"{field}: is not a valid email address")
+
+
+class _Problems:
+    """The problems of one body, gathered so that every bad field is reported at once: each
+    check raises as it does alone, and :meth:`raise_any` raises them together, one per line."""
+
+    __slots__ = ("found",)
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def check(self, check: Callable[..., None], *args: Any) -> None:
+        try:
+            check(*args)
+        except ValueError as exc:
+            self.found.append(str(exc))
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise ValueError("\n".join(self.found))
 
 
 class _Body(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -217,10 +243,12 @@ class SignupRequest(_Body):
     full_name: FullName | None = None
 
     def __post_init__(self) -> None:
-        _not_blank("organization_name", self.organization_name)
-        _check_email("email", self.email)
-        _no_nul("password", self.password)
-        _no_nul("full_name", self.full_name)
+        problems = _Problems()
+        problems.check(_not_blank, "organization_name", self.organization_name)
+        problems.check(_check_email, "email", self.email)
+        problems.check(_no_nul, "password", self.password)
+        problems.check(_no_nul, "full_name", self.full_name)
+        problems.raise_any()
 
 
 class LoginRequest(_Body):
@@ -228,8 +256,10 @@ class LoginRequest(_Body):
     password: LoginPassword
 
     def __post_init__(self) -> None:
-        _no_nul("email", self.email)
-        _no_nul("password", self.password)
+        problems = _Problems()
+        problems.check(_no_nul, "email", self.email)
+        problems.check(_no_nul, "password", self.password)
+        problems.raise_any()
 
 
 class TokenResponse(Struct, kw_only=True):
@@ -253,9 +283,11 @@ class UserCreate(_Body):
     full_name: FullName | None = None
 
     def __post_init__(self) -> None:
-        _check_email("email", self.email)
-        _no_nul("password", self.password)
-        _no_nul("full_name", self.full_name)
+        problems = _Problems()
+        problems.check(_check_email, "email", self.email)
+        problems.check(_no_nul, "password", self.password)
+        problems.check(_no_nul, "full_name", self.full_name)
+        problems.raise_any()
 
 
 class UserUpdate(_Body):
@@ -345,19 +377,19 @@ AgentSnapshot = AgentConfig
 """A saved version's configuration (the same shape; the name the version history uses)."""
 
 
-def _check_config_text(struct: Any) -> None:
+def _check_config_text(struct: Any, problems: _Problems) -> None:
     """The text checks every request shape shares: no blank name, instructions, model or voice;
     tools not blank and without duplicates; panels without duplicates."""
     for field in ("name", "instructions", "model", "voice"):
         value = getattr(struct, field)
         if isinstance(value, str):
-            _not_blank(field, value)
+            problems.check(_not_blank, field, value)
     tools = struct.tools
     if isinstance(tools, list):
-        _check_tools(tools)
+        _check_tools(tools, problems)
     panels = struct.panels
     if isinstance(panels, list):
-        _unique("panels", panels)
+        problems.check(_unique, "panels", panels)
 
 
 class _AgentInput(_Body):
@@ -373,7 +405,12 @@ class _AgentInput(_Body):
     tools: list[ToolName] | None = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
-        _check_config_text(self)
+        problems = _Problems()
+        self._check(problems)
+        problems.raise_any()
+
+    def _check(self, problems: _Problems) -> None:
+        _check_config_text(self, problems)
 
 
 def _defaults(shape: type[Struct]) -> dict[str, Callable[[], Any]]:
@@ -394,9 +431,9 @@ def _constant(value: Any) -> Callable[[], Any]:
 class AgentCreate(_AgentInput):
     handoff_targets: list[UUID] | None = msgspec.field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _unique("handoff_targets", self.handoff_targets)
+    def _check(self, problems: _Problems) -> None:
+        super()._check(problems)
+        problems.check(_unique, "handoff_targets", self.handoff_targets)
 
     def config(self) -> AgentConfig:
         """The configuration this request creates (defaults filled in)."""
@@ -408,14 +445,14 @@ class AgentExport(_AgentInput):
 
     handoff_targets: list[Name] | None = msgspec.field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _check(self, problems: _Problems) -> None:
+        super()._check(problems)
         if self.handoff_targets is not None:
             for index, value in enumerate(self.handoff_targets):
-                _not_blank(f"handoff_targets[{index}]", value)
+                problems.check(_not_blank, f"handoff_targets[{index}]", value)
             # Compared as agent names are (``lower``, like the database's unique index), so
             # every pair of names that can both exist can also both be targets.
-            _unique("handoff_targets", [v.lower() for v in self.handoff_targets])
+            problems.check(_unique, "handoff_targets", [v.lower() for v in self.handoff_targets])
 
     @classmethod
     def of(cls, config: AgentConfig, names: dict[UUID, str]) -> AgentExport:
@@ -468,9 +505,11 @@ class AgentUpdate(_Body):
     panels: list[PanelType] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        _check_config_text(self)
+        problems = _Problems()
+        _check_config_text(self, problems)
         if not isinstance(self.handoff_targets, UnsetType):
-            _unique("handoff_targets", self.handoff_targets)
+            problems.check(_unique, "handoff_targets", self.handoff_targets)
+        problems.raise_any()
 
     def changes(self) -> dict[str, Any]:
         """The members that were sent, by name."""
