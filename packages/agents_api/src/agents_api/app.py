@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.router import Router
+from litestar.routes import HTTPRoute
 
 from agents_api.bodies import check_body
 from agents_api.body_limit import BodyLimitMiddleware
@@ -29,6 +30,7 @@ from agents_api.controllers.health import HealthController
 from agents_api.controllers.users import UserController
 from agents_api.dependencies import dependencies
 from agents_api.metrics import AppMetrics, metrics_endpoint
+from agents_api.openapi_truth import complete_document
 from agents_api.problems import exception_handlers
 from agents_api.request_observer import RequestObserver
 from agents_api.security import PUBLIC, RequestContextMiddleware, VerifiedTokens
@@ -149,9 +151,15 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         debug=False,
     )
     undo_probe_skip()
+    complete_document(app)
     # Around Litestar's own entry point, so that it sees every response, the router's too.
+    methods = {
+        route.path_format: frozenset(route.methods)
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+    }
     app.asgi_handler = RequestObserver(
-        BrowserPolicy(app.asgi_handler, settings.cors_origins),
+        BrowserPolicy(app.asgi_handler, settings.cors_origins, methods),
         metrics=metrics,
         log_requests=settings.access_log,
     )

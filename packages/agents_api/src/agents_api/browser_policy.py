@@ -7,6 +7,9 @@ a preflight); other responses to a listed origin name it in ``Access-Control-All
 expose the headers a client reads. A request from an origin not listed passes on untouched: it
 gets no ``Access-Control-Allow-Origin``, so the browser keeps the answer from the page.
 
+``OPTIONS`` answers ``Allow`` with the methods the path has, as the document lists them (the
+router's own answer can miss one when a path's handlers come from two registrations).
+
 Why not Litestar's ``CORSConfig``: its middleware takes every ``OPTIONS`` with an ``Origin`` for
 a preflight (a plain ``OPTIONS`` would lose its ``Allow``), and answers a preflight from an
 origin it does not allow with a plain-text 400 rather than a problem document; the contract asks
@@ -14,6 +17,8 @@ for neither. This layer is the few lines the contract needs, on the path of ever
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,10 +43,20 @@ _VARY_ORIGIN = (b"vary", b"Origin")
 class BrowserPolicy:
     """The outermost layer below the request observer (so that its answers carry a request id)."""
 
-    __slots__ = ("_app", "_exposed", "_origins", "_preflight")
+    __slots__ = ("_allowed", "_app", "_exposed", "_origins", "_preflight")
 
-    def __init__(self, app: ASGIApp, cors_origins: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        cors_origins: tuple[str, ...] = (),
+        allowed_methods: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
+        """``allowed_methods``: each route template's methods (``OPTIONS`` is added)."""
         self._app = app
+        self._allowed = {
+            template: ", ".join(sorted({*methods, "OPTIONS"})).encode("latin-1")
+            for template, methods in (allowed_methods or {}).items()
+        }
         self._origins = frozenset(origin.encode("latin-1") for origin in cors_origins)
         self._exposed = (
             b"access-control-expose-headers",
@@ -73,7 +88,13 @@ class BrowserPolicy:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *added]
+                headers = [*message.get("headers", ()), *added]
+                if scope["method"] == "OPTIONS" and message["status"] < 300:
+                    allow = self._allowed.get(scope.get("path_template", ""))
+                    if allow is not None:
+                        headers = [h for h in headers if h[0].lower() != b"allow"]
+                        headers.append((b"allow", allow))
+                message["headers"] = headers
             await send(message)
 
         await self._app(scope, receive, send_with_headers)

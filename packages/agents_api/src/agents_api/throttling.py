@@ -192,8 +192,10 @@ async def rate_limited_by_address(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """Guard: the route's per-address limit (its ``opt[RATE_LIMITED]`` names it)."""
+    kind = handler.opt.get(RATE_LIMITED)
+    if kind is None:
+        return  # the router's own handlers for the path (OPTIONS)
     throttles: Throttles = connection.app.state.throttles
-    kind = handler.opt[RATE_LIMITED]
     address = client_address(connection.scope, throttles.trusted_proxies)
     retry_after = await throttles.admit(kind, address)
     if retry_after is not None:

@@ -102,15 +102,33 @@ class AgentEventKind(StrEnum):
 
 # -- constrained scalar types ---------------------------------------------------------------------
 
-Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
-Instructions = Annotated[str, Meta(min_length=1, max_length=MAX_INSTRUCTIONS_LENGTH)]
-ModelName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
-VoiceName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
-ToolName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
-Email = Annotated[str, Meta(min_length=3, max_length=320)]
-Password = Annotated[str, Meta(min_length=8, max_length=1024)]
-LoginPassword = Annotated[str, Meta(min_length=1, max_length=1024)]
-FullName = Annotated[str, Meta(max_length=MAX_NAME_LENGTH)]
+# What the checks in ``__post_init__`` refuse, said in the JSON Schema of the types (the OpenAPI
+# document) without changing how msgspec validates: no NUL character; not blank (a character
+# that ``str.strip`` keeps, spelled out so that ECMA and Python regular expressions agree);
+# an email with one ``@`` between non-blank parts; lists without duplicates.
+_SPACE = "\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+_NO_NUL: Final = {"pattern": "^[^\\u0000]*$"}
+_NOT_BLANK: Final = {"pattern": f"^[^\\u0000]*[^\\u0000{_SPACE}][^\\u0000]*$"}
+_EMAIL: Final = {"pattern": f"^[^@\\u0000{_SPACE}]+@[^@\\u0000{_SPACE}]+$"}
+_UNIQUE: Final = Meta(extra_json_schema={"uniqueItems": True})
+
+Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH, extra_json_schema=_NOT_BLANK)]
+Instructions = Annotated[
+    str, Meta(min_length=1, max_length=MAX_INSTRUCTIONS_LENGTH, extra_json_schema=_NOT_BLANK)
+]
+ModelName = Annotated[
+    str, Meta(min_length=1, max_length=MAX_NAME_LENGTH, extra_json_schema=_NOT_BLANK)
+]
+VoiceName = Annotated[
+    str, Meta(min_length=1, max_length=MAX_NAME_LENGTH, extra_json_schema=_NOT_BLANK)
+]
+ToolName = Annotated[
+    str, Meta(min_length=1, max_length=MAX_NAME_LENGTH, extra_json_schema=_NOT_BLANK)
+]
+Email = Annotated[str, Meta(min_length=3, max_length=320, extra_json_schema=_EMAIL)]
+Password = Annotated[str, Meta(min_length=8, max_length=1024, extra_json_schema=_NO_NUL)]
+LoginPassword = Annotated[str, Meta(min_length=1, max_length=1024, extra_json_schema=_NO_NUL)]
+FullName = Annotated[str, Meta(max_length=MAX_NAME_LENGTH, extra_json_schema=_NO_NUL)]
 
 _EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -252,7 +270,7 @@ class SignupRequest(_Body):
 
 
 class LoginRequest(_Body):
-    email: Annotated[str, Meta(max_length=320)]
+    email: Annotated[str, Meta(max_length=320, extra_json_schema=_NO_NUL)]
     password: LoginPassword
 
     def __post_init__(self) -> None:
@@ -401,8 +419,8 @@ class _AgentInput(_Body):
     model: ModelName | None = DEFAULT_MODEL
     voice: VoiceName | None = None
     modality: AgentModality | None = AgentModality.AUDIO_ONLY
-    panels: list[PanelType] | None = msgspec.field(default_factory=list)
-    tools: list[ToolName] | None = msgspec.field(default_factory=list)
+    panels: Annotated[list[PanelType], _UNIQUE] | None = msgspec.field(default_factory=list)
+    tools: Annotated[list[ToolName], _UNIQUE] | None = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         problems = _Problems()
@@ -429,7 +447,7 @@ def _constant(value: Any) -> Callable[[], Any]:
 
 
 class AgentCreate(_AgentInput):
-    handoff_targets: list[UUID] | None = msgspec.field(default_factory=list)
+    handoff_targets: Annotated[list[UUID], _UNIQUE] | None = msgspec.field(default_factory=list)
 
     def _check(self, problems: _Problems) -> None:
         super()._check(problems)
@@ -443,7 +461,7 @@ class AgentCreate(_AgentInput):
 class AgentExport(_AgentInput):
     """A portable agent: no ids or timestamps; handoff targets are agent names."""
 
-    handoff_targets: list[Name] | None = msgspec.field(default_factory=list)
+    handoff_targets: Annotated[list[Name], _UNIQUE] | None = msgspec.field(default_factory=list)
 
     def _check(self, problems: _Problems) -> None:
         super()._check(problems)
@@ -499,10 +517,10 @@ class AgentUpdate(_Body):
     instructions: Instructions | UnsetType = UNSET
     model: ModelName | UnsetType = UNSET
     voice: VoiceName | UnsetType | None = UNSET
-    handoff_targets: list[UUID] | UnsetType = UNSET
-    tools: list[ToolName] | UnsetType = UNSET
+    handoff_targets: Annotated[list[UUID], _UNIQUE] | UnsetType = UNSET
+    tools: Annotated[list[ToolName], _UNIQUE] | UnsetType = UNSET
     modality: AgentModality | UnsetType = UNSET
-    panels: list[PanelType] | UnsetType = UNSET
+    panels: Annotated[list[PanelType], _UNIQUE] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         problems = _Problems()
