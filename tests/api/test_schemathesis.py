@@ -21,7 +21,6 @@ data still fails. So are cases that schemathesis itself generated with an invali
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
 
 import pytest
 import schemathesis
@@ -41,7 +40,7 @@ MAX_EXAMPLES = 8
 
 
 @pytest.fixture(scope="module")
-async def admin_token(database: Database) -> AsyncIterator[str]:
+async def admin_token(database: Database) -> str:
     async with database.connect() as conn:
         organization, user = await UserService(conn).signup(
             SignupRequest(
@@ -50,7 +49,7 @@ async def admin_token(database: Database) -> AsyncIterator[str]:
                 password="correct horse battery",
             )
         )
-    yield TokenCodec(SECRET, 3600).issue(user.id, organization.id)
+    return TokenCodec(SECRET, 3600).issue(user.id, organization.id)
 
 
 STATE_DEPENDENT = {

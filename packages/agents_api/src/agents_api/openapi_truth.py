@@ -63,9 +63,12 @@ def _operations(app: Litestar) -> list[Operation]:
 def _problem_like(operation: Operation, description: str) -> OpenAPIResponse | None:
     """A response with the same problem document as the operation's others."""
     for response in (operation.responses or {}).values():
-        if isinstance(response, OpenAPIResponse) and response.content:
-            if "application/problem+json" in response.content:
-                return OpenAPIResponse(description=description, content=response.content)
+        if (
+            isinstance(response, OpenAPIResponse)
+            and response.content
+            and "application/problem+json" in response.content
+        ):
+            return OpenAPIResponse(description=description, content=response.content)
     return None
 
 
@@ -78,7 +81,7 @@ def complete_document(app: Litestar) -> None:
     _, generated = msgspec.json.schema_components(ours, ref_template="#/components/schemas/{name}")
     for name, schema in generated.items():
         # A plain mapping is served as it is (the spec objects turn into mappings as well).
-        documented[name] = schema  # type: ignore[assignment]
+        documented[name] = schema
     components.schemas = documented
     for operation in _operations(app):
         responses = operation.responses if operation.responses is not None else {}
