@@ -519,3 +519,24 @@ async def test_a_token_with_every_claim_right_is_accepted(
     assert response.status_code == 200
     issued = jwt.decode(admin.token, SECRET, algorithms=["HS256"], audience="agents-api")
     assert {"sub", "iat", "exp", "iss", "aud"} <= set(issued)
+
+
+async def test_the_sdk_reads_the_new_refusals(pg_url: str, database: Database) -> None:
+    from agents_client.errors import APIStatusError, RateLimitError, status_error
+
+    async with app_client(pg_url, database, login_max_failures=1) as client:
+        email = unique_email("sdk")
+        await _login(client, email, "wrong")
+        error = status_error(await _login(client, email, "wrong"))
+        assert isinstance(error, RateLimitError)
+        assert error.code == "too_many_attempts"
+        assert error.retry_after is not None and error.retry_after >= 1
+        account = await signup(client)
+        unsupported = await client.post(
+            "/api/v1/agents",
+            content=b"name=x",
+            headers={**account.headers, "Content-Type": "text/plain"},
+        )
+        error = status_error(unsupported)
+        assert isinstance(error, APIStatusError)
+        assert (error.response.status_code, error.code) == (415, "unsupported_media_type")
