@@ -530,7 +530,8 @@ async def test_the_sdk_reads_the_new_refusals(pg_url: str, database: Database) -
         error = status_error(await _login(client, email, "wrong"))
         assert isinstance(error, RateLimitError)
         assert error.code == "too_many_attempts"
-        assert error.retry_after is not None and error.retry_after >= 1
+        assert error.retry_after is not None
+        assert error.retry_after >= 1
         account = await signup(client)
         unsupported = await client.post(
             "/api/v1/agents",
