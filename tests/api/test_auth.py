@@ -248,8 +248,9 @@ async def test_token_expiry_follows_setting(pg_url: str, database: Database) -> 
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as client:
         account = await signup(client)
-        claims = jwt.decode(account.token, SECRET, algorithms=["HS256"])
+        claims = jwt.decode(account.token, SECRET, algorithms=["HS256"], audience="agents-api")
     assert claims["exp"] - claims["iat"] == 120
+    assert claims["iss"] == "agents-api"
 
 
 async def test_passwords_are_stored_hashed(admin: Account, database: Database) -> None:
