@@ -25,11 +25,6 @@ from collections.abc import Awaitable
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Any, TypeVar
 
-from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
-from limits import RateLimitItemPerSecond as PerSeconds
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
-from limits.aio.strategies import MovingWindowRateLimiter
-from limits.errors import StorageError
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Scope
@@ -53,12 +48,6 @@ logger = logging.getLogger("agents_api.throttling")
 RATE_LIMITED = "rate_limited"
 """Route ``opt`` key: the name of the per-address limit the route counts against."""
 
-_PERIODS: dict[str, type[RateLimitItem]] = {
-    "second": PerSeconds,
-    "minute": RateLimitItemPerMinute,
-    "hour": RateLimitItemPerHour,
-}
-
 
 class TooManyRequests(CodedHTTPException):
     status_code = 429
@@ -73,6 +62,8 @@ T = TypeVar("T")
 
 async def _reached(call: Awaitable[T]) -> T:
     """The store's answer; an unreachable store refuses the request (503) instead."""
+    from limits.errors import StorageError
+
     try:
         return await call
     except StorageError as exc:
@@ -88,8 +79,10 @@ def _retry_after(seconds: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(seconds)))}
 
 
-def _rate_item(limit: RateLimit) -> RateLimitItem:
-    return _PERIODS[limit.per](limit.amount)
+def _rate_item(limit: RateLimit) -> Any:
+    from limits import parse
+
+    return parse(str(limit))
 
 
 def client_address(scope: Scope, trusted_proxies: tuple[IPv4Network | IPv6Network, ...]) -> str:
@@ -121,13 +114,48 @@ def _email_key(email: str) -> str:
 
 
 class Throttles:
-    """The app's limits over one store (Redis, or this process's memory)."""
+    """The app's limits over one store (Redis, or this process's memory).
 
-    __slots__ = ("_limiter", "_pool", "auth_rate", "login_failures", "trusted_proxies")
+    The limiter library is loaded, and the store made, by the first request that is counted:
+    a server that never sees a sign-up or a login (one that only serves reads to workers)
+    carries none of it.
+    """
+
+    __slots__ = (
+        "_auth_rate",
+        "_limiter",
+        "_login_failures",
+        "_pool",
+        "_settings",
+        "trusted_proxies",
+    )
 
     def __init__(self, settings: Settings) -> None:
-        storage: Storage
+        self._settings = settings
+        self._limiter: Any = None
         self._pool: Any = None
+        self._auth_rate: Any = None
+        self._login_failures: Any = None
+        self.trusted_proxies = tuple(ip_network(net) for net in settings.trusted_proxies)
+
+    def _counting(self) -> Any:
+        if self._limiter is None:
+            from limits import RateLimitItemPerSecond
+
+            settings = self._settings
+            limit = settings.auth_rate_limit
+            self._auth_rate = None if limit is None else _rate_item(limit)
+            self._login_failures = RateLimitItemPerSecond(
+                settings.login_max_failures, settings.login_window
+            )
+            self._limiter = self._make_limiter(settings)
+        return self._limiter
+
+    def _make_limiter(self, settings: Settings) -> Any:
+        from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+        from limits.aio.strategies import MovingWindowRateLimiter
+
+        storage: Storage
         if settings.redis_url is not None:
             import redis.asyncio
 
@@ -145,30 +173,36 @@ class Throttles:
             )
         else:
             storage = MemoryStorage(wrap_exceptions=True)
-        self._limiter = MovingWindowRateLimiter(storage)
-        self.auth_rate = (
-            None if settings.auth_rate_limit is None else _rate_item(settings.auth_rate_limit)
-        )
-        self.login_failures = PerSeconds(settings.login_max_failures, settings.login_window)
-        self.trusted_proxies = tuple(ip_network(net) for net in settings.trusted_proxies)
+        return MovingWindowRateLimiter(storage)
+
+    @property
+    def auth_rate(self) -> Any:
+        self._counting()
+        return self._auth_rate
+
+    @property
+    def login_failures(self) -> Any:
+        self._counting()
+        return self._login_failures
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()
 
-    async def _refused_for(self, item: RateLimitItem, *key: str) -> float:
+    async def _refused_for(self, item: Any, *key: str) -> float:
         """Seconds until ``key`` has room again under ``item``."""
-        stats = await _reached(self._limiter.get_window_stats(item, *key))
-        return stats.reset_time - time.time()
+        stats = await _reached(self._counting().get_window_stats(item, *key))
+        reset: float = stats.reset_time
+        return reset - time.time()
 
     # -- per client address -----------------------------------------------------------------------
 
     async def admit(self, kind: str, address: str) -> float | None:
         """Count one request of ``kind`` from ``address``: ``None`` when admitted, else the
         seconds until the address may try again."""
-        if self.auth_rate is None:
+        if self._settings.auth_rate_limit is None:
             return None
-        if await _reached(self._limiter.hit(self.auth_rate, "address", kind, address)):
+        if await _reached(self._counting().hit(self.auth_rate, "address", kind, address)):
             return None
         return await self._refused_for(self.auth_rate, "address", kind, address)
 
@@ -177,15 +211,15 @@ class Throttles:
     async def login_blocked(self, email: str) -> float | None:
         """Seconds until logins for ``email`` are accepted again, or ``None`` when they are."""
         key = _email_key(email)
-        if await _reached(self._limiter.test(self.login_failures, "login", key)):
+        if await _reached(self._counting().test(self.login_failures, "login", key)):
             return None
         return await self._refused_for(self.login_failures, "login", key)
 
     async def login_failed(self, email: str) -> None:
-        await _reached(self._limiter.hit(self.login_failures, "login", _email_key(email)))
+        await _reached(self._counting().hit(self.login_failures, "login", _email_key(email)))
 
     async def login_succeeded(self, email: str) -> None:
-        await _reached(self._limiter.clear(self.login_failures, "login", _email_key(email)))
+        await _reached(self._counting().clear(self.login_failures, "login", _email_key(email)))
 
 
 async def rate_limited_by_address(
