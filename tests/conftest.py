@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
 from agents_api.app import create_app
-from agents_api.settings import Settings
+from agents_api.settings import RateLimit, Settings
 from agents_core.db import migrations
 from agents_core.db.database import Database, create_engine
 from tests.factories import AgentCreateFactory, SignupFactory
@@ -75,12 +75,18 @@ async def database(pg_url: str) -> AsyncIterator[Database]:
     await database.close()
 
 
+TEST_AUTH_RATE_LIMIT = RateLimit(1000, "second")
+"""The suite signs up an organization per test, all from one address: limited, but far above
+what it sends (the limits themselves are tested with small settings of their own)."""
+
+
 def make_settings(database_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "env": "test",
         "database_url": database_url,
         "secret_key": SECRET,
         "migrate_on_start": False,
+        "auth_rate_limit": TEST_AUTH_RATE_LIMIT,
     }
     values.update(overrides)
     return Settings(**values)

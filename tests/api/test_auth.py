@@ -12,6 +12,7 @@ from litestar import Litestar
 from sqlalchemy import select
 
 from agents_api.app import create_app
+from agents_api.tokens import AUDIENCE, ISSUER
 from agents_core.db.database import Database
 from agents_core.db.models import User
 from tests.conftest import SECRET, Account, make_settings, orm_session, signup, unique_email
@@ -174,7 +175,19 @@ async def test_role_change_applies_on_next_request(
 
 
 def _token(claims: dict[str, object], key: str = SECRET) -> str:
-    return jwt.encode(claims, key, algorithm="HS256")
+    """A token with every required claim valid but those given: each bad token below is
+    refused for the reason its case names, not for a claim it happens to lack."""
+    now = int(time.time())
+    valid: dict[str, object] = {"iss": ISSUER, "aud": AUDIENCE, "iat": now - 60, "typ": "access"}
+    return jwt.encode({**valid, **claims}, key, algorithm="HS256")
+
+
+async def test_the_bad_token_helper_makes_good_tokens(
+    client: httpx.AsyncClient, admin: Account
+) -> None:
+    token = _token({"sub": str(admin.user_id), "exp": int(time.time()) + 60})
+    response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -202,7 +215,11 @@ def _token(claims: dict[str, object], key: str = SECRET) -> str:
                 a.token.split(".")[0]
                 + "."
                 + jwt.utils.base64url_encode(
-                    f'{{"sub":"{uuid.uuid4()}","exp":9999999999,"typ":"access"}}'.encode()
+                    (
+                        f'{{"sub":"{uuid.uuid4()}","iat":{int(time.time())},'
+                        f'"exp":{int(time.time()) + 60},"iss":"{ISSUER}","aud":"{AUDIENCE}",'
+                        '"typ":"access"}'
+                    ).encode()
                 ).decode()
                 + "."
                 + a.token.split(".")[2]
@@ -248,8 +265,9 @@ async def test_token_expiry_follows_setting(pg_url: str, database: Database) -> 
         transport=httpx.ASGITransport(app=app), base_url="http://testserver"
     ) as client:
         account = await signup(client)
-        claims = jwt.decode(account.token, SECRET, algorithms=["HS256"])
+        claims = jwt.decode(account.token, SECRET, algorithms=["HS256"], audience="agents-api")
     assert claims["exp"] - claims["iat"] == 120
+    assert claims["iss"] == "agents-api"
 
 
 async def test_passwords_are_stored_hashed(admin: Account, database: Database) -> None:

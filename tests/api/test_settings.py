@@ -102,3 +102,55 @@ def test_the_var_folder_is_the_projects(tmp_path: Path, monkeypatch: pytest.Monk
     assert default_url() == f"sqlite:///{deep}/var/agents.db"  # ./var, when there is one
     configured = Settings.from_env({"AGENTS_VAR_DIR": "elsewhere"}, signs_tokens=False)
     assert configured.database_url == "sqlite:///elsewhere/agents.db"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AGENTS_AUTH_RATE_LIMIT", "30"),
+        ("AGENTS_AUTH_RATE_LIMIT", "30/day"),
+        ("AGENTS_AUTH_RATE_LIMIT", "-1/minute"),
+        ("AGENTS_LOGIN_MAX_FAILURES", "0"),
+        ("AGENTS_LOGIN_WINDOW", "soon"),
+        ("AGENTS_TRUSTED_PROXIES", "10.0.0.1,not-an-address"),
+        ("AGENTS_REDIS_URL", "127.0.0.1:6379"),
+        ("AGENTS_CORS_ORIGINS", "dashboard.example.com"),
+        ("AGENTS_CORS_ORIGINS", "https://dashboard.example.com/app"),
+        ("AGENTS_SHUTDOWN_TIMEOUT", "-5"),
+    ],
+)
+def test_bad_edge_settings_name_the_variable_and_the_fix(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    with pytest.raises(SettingsError, match=name) as caught:
+        Settings.from_env({"AGENTS_VAR_DIR": str(tmp_path), name: value})
+    assert "\n" not in str(caught.value)
+    assert any(word in str(caught.value) for word in ("use", "e.g.", "must", "whole number"))
+
+
+def test_edge_settings_are_read(tmp_path: Path) -> None:
+    defaults = Settings.from_env({"AGENTS_VAR_DIR": str(tmp_path)})
+    assert str(defaults.auth_rate_limit) == "30/minute"
+    assert (defaults.login_max_failures, defaults.login_window) == (10, 900)
+    assert (defaults.redis_url, defaults.cors_origins, defaults.trusted_proxies) == (None, (), ())
+    assert defaults.shutdown_timeout == 30
+    settings = Settings.from_env(
+        {
+            "AGENTS_VAR_DIR": str(tmp_path),
+            "AGENTS_AUTH_RATE_LIMIT": "5/Seconds",
+            "AGENTS_LOGIN_MAX_FAILURES": "3",
+            "AGENTS_LOGIN_WINDOW": "60",
+            "AGENTS_TRUSTED_PROXIES": "10.0.0.1, 192.168.0.0/16",
+            "AGENTS_REDIS_URL": "redis://127.0.0.1:6379/2",
+            "AGENTS_CORS_ORIGINS": "https://Dashboard.example.com/, http://localhost:5173",
+            "AGENTS_SHUTDOWN_TIMEOUT": "7.5",
+        }
+    )
+    assert str(settings.auth_rate_limit) == "5/second"
+    assert (settings.login_max_failures, settings.login_window) == (3, 60)
+    assert settings.trusted_proxies == ("10.0.0.1/32", "192.168.0.0/16")
+    assert settings.redis_url == "redis://127.0.0.1:6379/2"
+    assert settings.cors_origins == ("https://dashboard.example.com", "http://localhost:5173")
+    assert settings.shutdown_timeout == 7.5
+    off = Settings.from_env({"AGENTS_VAR_DIR": str(tmp_path), "AGENTS_AUTH_RATE_LIMIT": "0"})
+    assert off.auth_rate_limit is None

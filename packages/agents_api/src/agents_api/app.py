@@ -14,9 +14,12 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.router import Router
+from litestar.routes import HTTPRoute
 
 from agents_api import __version__
+from agents_api.bodies import check_body
 from agents_api.body_limit import BodyLimitMiddleware
+from agents_api.browser_policy import BrowserPolicy
 from agents_api.controllers.agent_transfer import AgentTransferController
 from agents_api.controllers.agents import AgentController
 from agents_api.controllers.api_keys import ApiKeyController
@@ -29,10 +32,12 @@ from agents_api.controllers.users import UserController
 from agents_api.dependencies import dependencies
 from agents_api.metrics import AppMetrics, metrics_endpoint
 from agents_api.openapi import SwaggerUI, operation_id_for
+from agents_api.openapi_truth import complete_document
 from agents_api.problems import exception_handlers
 from agents_api.request_observer import RequestObserver
 from agents_api.security import PUBLIC, RequestContextMiddleware, VerifiedTokens
 from agents_api.settings import Settings
+from agents_api.throttling import Throttles
 from agents_api.tokens import TokenCodec
 from agents_api.tracing import RequestTracing, skip_litestar_probe
 from agents_api.write_gates import WriteGates
@@ -67,6 +72,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         )
 
     metrics = AppMetrics(database, token=settings.metrics_token) if settings.metrics else None
+    throttles = Throttles(settings)
     # Off, this imports nothing of OpenTelemetry.
     tracing = RequestTracing(database, os.environ) if settings.tracing else None
 
@@ -88,6 +94,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         finally:
             if tracing is not None:
                 tracing.shutdown()
+            await throttles.close()
             if owns_database:
                 await database.close()
 
@@ -106,6 +113,8 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
             RequestContextMiddleware,
         ],
         exception_handlers=exception_handlers,
+        # After the guards (the per-address limits), before the body is decoded.
+        before_request=check_body,
         lifespan=[lifespan],
         state=State(
             {
@@ -115,6 +124,7 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
                 "verified_tokens": VerifiedTokens(),
                 "write_gates": WriteGates(settings.db_timeout),
                 "metrics": metrics,
+                "throttles": throttles,
             }
         ),
         request_max_body_size=settings.max_body_size,
@@ -147,8 +157,16 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         debug=False,
     )
     undo_probe_skip()
+    complete_document(app)
     # Around Litestar's own entry point, so that it sees every response, the router's too.
+    methods = {
+        route.path_format: frozenset(route.methods)
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+    }
     app.asgi_handler = RequestObserver(
-        app.asgi_handler, metrics=metrics, log_requests=settings.access_log
+        BrowserPolicy(app.asgi_handler, settings.cors_origins, methods),
+        metrics=metrics,
+        log_requests=settings.access_log,
     )
     return app

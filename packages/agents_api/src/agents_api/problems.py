@@ -15,6 +15,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 
+from agents_api.bodies import MAX_ERRORS, request_body_errors
 from agents_api.request_ids import current_request_id
 from agents_core.errors import (
     ConcurrentChange,
@@ -28,11 +29,22 @@ from agents_core.errors import (
 )
 from agents_core.schemas import FieldError, split_field_message
 
-__all__ = ["PROBLEM_JSON", "exception_handlers", "problem_response"]
+__all__ = [
+    "MAX_DETAIL",
+    "PROBLEM_JSON",
+    "CodedHTTPException",
+    "exception_handlers",
+    "problem_response",
+]
 
 logger = logging.getLogger("agents_api.errors")
 
 PROBLEM_JSON = "application/problem+json"
+
+MAX_DETAIL = 1000
+"""Most characters of ``detail``; ``errors`` holds at most ``bodies.MAX_ERRORS`` entries."""
+_MAX_FIELD = 200
+_MAX_MESSAGE = 300
 
 _STATUS_CODES = {
     400: "validation_error",
@@ -65,10 +77,14 @@ def problem_response(
         "status": status,
     }
     if detail is not None:
-        problem["detail"] = detail
+        problem["detail"] = _cut(detail, MAX_DETAIL)
     problem["code"] = code or _STATUS_CODES.get(status, "error")
     if errors:
-        problem["errors"] = errors
+        # Bounded whatever the input: an answer never grows with what the client sent.
+        problem["errors"] = [
+            FieldError(field=_cut(e.field, _MAX_FIELD), message=_cut(e.message, _MAX_MESSAGE))
+            for e in errors[:MAX_ERRORS]
+        ]
     request_id = current_request_id()
     if request_id is not None:
         problem["request_id"] = request_id
@@ -78,6 +94,29 @@ def problem_response(
         media_type=PROBLEM_JSON,
         headers=headers,
     )
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _listed(errors: list[FieldError]) -> str:
+    """``detail`` for a list of field errors: the first ones, then how many more."""
+    shown = "; ".join(f"{e.field}: {e.message}" for e in errors[:5])
+    if len(errors) > 5:
+        more = f"{len(errors) - 5}" if len(errors) <= MAX_ERRORS else f"over {MAX_ERRORS - 5}"
+        shown += f" (and {more} more)"
+    return shown
+
+
+class CodedHTTPException(HTTPException):
+    """An HTTP error with its own stable ``code`` (e.g. ``too_many_attempts`` for a 429)."""
+
+    code: str | None = None
+
+    def __init__(self, detail: str, *, code: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail=detail, headers=headers)
+        self.code = code
 
 
 def _domain_status(exc: DomainError) -> int:
@@ -139,10 +178,18 @@ def _validation_errors(extra: Any) -> list[FieldError]:
     return errors
 
 
-def _on_validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
-    errors = _validation_errors(exc.extra)
+def _from_body(extra: Any) -> bool:
+    return isinstance(extra, list) and any(
+        isinstance(item, dict) and item.get("source") == "body" for item in extra
+    )
+
+
+def _on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[bytes]:
+    errors = (_from_body(exc.extra) and request_body_errors(request)) or _validation_errors(
+        exc.extra
+    )
     if errors:
-        detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
+        detail = _listed(errors)
     elif exc.detail and "Validation failed" not in exc.detail:
         detail = exc.detail
     else:
@@ -156,7 +203,8 @@ def _on_http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     if isinstance(exc, NotAuthorizedException) or status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     detail = exc.detail if status < 500 else HTTPStatus(status).phrase
-    return problem_response(status, detail=detail, headers=headers or None)
+    code = exc.code if isinstance(exc, CodedHTTPException) else None
+    return problem_response(status, detail=detail, code=code, headers=headers or None)
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

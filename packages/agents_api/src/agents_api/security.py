@@ -132,7 +132,9 @@ class RequestContextMiddleware:
         context: RequestContext,
         opt: dict[str, Any],
     ) -> None:
-        if not opt.get("public"):
+        # OPTIONS says which methods a path has, nothing more, and a browser's CORS preflight
+        # never carries credentials: it needs none.
+        if not opt.get("public") and scope.get("method") != "OPTIONS":
             state = scope["litestar_app"].state
             principal = await self._authenticate(
                 scope, context, state.tokens, state.verified_tokens
@@ -144,8 +146,9 @@ class RequestContextMiddleware:
         async def send_and_release(message: Message) -> None:
             # The handler is done with the database once the response starts (its transaction
             # has ended): give the connection back before writing to the client, so that
-            # requests waiting for one are not held up by it.
-            if message["type"] == "http.response.start":
+            # requests waiting for one are not held up by it. A streamed answer still reading
+            # in its transaction keeps the connection until the end (released below).
+            if message["type"] == "http.response.start" and not context.conn.in_transaction:
                 await context.close()
             await send(message)
 

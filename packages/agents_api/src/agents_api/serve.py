@@ -168,6 +168,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         # The API has no WebSocket routes; "auto" would import the websockets package (~1.7 MiB
         # in every worker) to answer upgrade requests that no route accepts.
         "ws": "none",
+        # On SIGTERM uvicorn stops accepting connections and lets requests in flight finish,
+        # for up to this long; then it cancels what is left and the process exits.
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+        # The app decides who the client is (AGENTS_TRUSTED_PROXIES): uvicorn must not rewrite
+        # the peer address from X-Forwarded-For on its own (it trusts 127.0.0.1 by default).
+        "proxy_headers": False,
     }
     if args.workers == 1 and not args.reload:
         from agents_api.app import create_app

@@ -9,11 +9,12 @@ import logging
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "SettingsError"]
+__all__ = ["RateLimit", "Settings", "SettingsError"]
 
 logger = logging.getLogger("agents_api.settings")
 
@@ -124,6 +125,81 @@ def _var_dir(environ: Mapping[str, str]) -> Path:
     return here / "var"
 
 
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """``amount`` requests per ``per`` (``second``, ``minute`` or ``hour``)."""
+
+    amount: int
+    per: str
+
+    def __str__(self) -> str:
+        return f"{self.amount}/{self.per}"
+
+
+RATE_PERIODS = ("second", "minute", "hour")
+
+
+def _rate_limit(environ: Mapping[str, str], name: str, default: RateLimit) -> RateLimit | None:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    text = raw.strip().lower()
+    if text == "0":
+        return None
+    amount, sep, per = text.partition("/")
+    per = per.strip()
+    if per.endswith("s") and per[:-1] in RATE_PERIODS:
+        per = per[:-1]  # "30/minutes" reads as meant
+    if sep and amount.strip().isdigit() and 1 <= int(amount) <= 1_000_000 and per in RATE_PERIODS:
+        return RateLimit(int(amount), per)
+    raise SettingsError(
+        f"{name}={raw!r} is not a rate: use N/second, N/minute or N/hour (N from 1 to "
+        "1000000), e.g. 30/minute, or 0 to turn the limit off"
+    )
+
+
+def _networks(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    networks = []
+    for item in environ.get(name, "").split(","):
+        if not item.strip():
+            continue
+        try:
+            networks.append(str(ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{name}: {item.strip()!r} is not an IP address or network: use a "
+                "comma-separated list such as 10.0.0.1,192.168.0.0/16"
+            ) from None
+    return tuple(networks)
+
+
+def _origins(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    origins = []
+    for item in environ.get(name, "").split(","):
+        origin = item.strip().rstrip("/").lower()
+        if not origin:
+            continue
+        scheme, sep, host = origin.partition("://")
+        if scheme not in {"http", "https"} or not sep or not host or "/" in host:
+            raise SettingsError(
+                f"{name}: {item.strip()!r} is not an origin: use a comma-separated list of "
+                "scheme://host[:port], such as https://dashboard.example.com"
+            )
+        origins.append(origin)
+    return tuple(origins)
+
+
+def _redis_url(environ: Mapping[str, str], name: str) -> str | None:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(
+            f"{name} must be a redis://, rediss:// or unix:// URL, e.g. redis://127.0.0.1:6379/0"
+        )
+    return raw
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     env: str = "development"
@@ -145,6 +221,21 @@ class Settings:
     """Bearer token ``/metrics`` asks for; open when None."""
     tracing: bool = False
     """OpenTelemetry traces, as the standard ``OTEL_*`` variables ask."""
+    login_max_failures: int = 10
+    """Failed logins for one email within ``login_window`` before its logins answer 429."""
+    login_window: int = 900
+    """Seconds a failed login counts against its email."""
+    auth_rate_limit: RateLimit | None = field(default_factory=lambda: RateLimit(30, "minute"))
+    """Sign-ups and logins per client address (None: no limit)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Peers (addresses or networks, e.g. ``10.0.0.0/8``) whose ``X-Forwarded-For`` names the
+    client."""
+    redis_url: str | None = None
+    """Where the rate-limit and login counters are shared; each process keeps its own when None."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins a browser may call the API from (CORS is off when empty)."""
+    shutdown_timeout: float = 30.0
+    """Seconds the server finishes requests in flight for after SIGTERM."""
 
     @property
     def is_production(self) -> bool:
@@ -184,6 +275,7 @@ class Settings:
             db_pool_size=_int(environ, "AGENTS_DB_POOL_SIZE", 10, minimum=1, maximum=1000),
             db_timeout=_seconds(environ, "AGENTS_DB_TIMEOUT", 5.0, minimum=0.1, maximum=600),
             **_observability(environ),
+            **_edge(environ),
         )
 
 
@@ -201,4 +293,21 @@ def _observability(environ: Mapping[str, str]) -> dict[str, Any]:
         "metrics": _bool(environ, "AGENTS_METRICS", True),
         "metrics_token": environ.get("AGENTS_METRICS_TOKEN", "").strip() or None,
         "tracing": tracing,
+    }
+
+
+def _edge(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Throttling, client addresses, CORS and shutdown."""
+    return {
+        "login_max_failures": _int(
+            environ, "AGENTS_LOGIN_MAX_FAILURES", 10, minimum=1, maximum=1_000_000
+        ),
+        "login_window": _int(environ, "AGENTS_LOGIN_WINDOW", 900, minimum=1, maximum=7 * 86400),
+        "auth_rate_limit": _rate_limit(environ, "AGENTS_AUTH_RATE_LIMIT", RateLimit(30, "minute")),
+        "trusted_proxies": _networks(environ, "AGENTS_TRUSTED_PROXIES"),
+        "redis_url": _redis_url(environ, "AGENTS_REDIS_URL"),
+        "cors_origins": _origins(environ, "AGENTS_CORS_ORIGINS"),
+        "shutdown_timeout": _seconds(
+            environ, "AGENTS_SHUTDOWN_TIMEOUT", 30.0, minimum=0, maximum=3600
+        ),
     }

@@ -5,7 +5,8 @@ and the standard library only, so the SDK can use it without SQLAlchemy.
 
 Validation that msgspec constraints cannot express (blank strings, NUL characters, duplicates in
 lists) happens in ``__post_init__``; its messages have the form ``"<field>: <message>"`` so the
-API can report the offending field (see :func:`split_field_message`).
+API can report the offending field (see :func:`split_field_message`). A body with several bad
+fields raises one error naming each of them, one per line.
 """
 
 from __future__ import annotations
@@ -122,15 +123,33 @@ class AgentEventKind(StrEnum):
 
 # -- constrained scalar types ---------------------------------------------------------------------
 
-Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
-Instructions = Annotated[str, Meta(min_length=1, max_length=MAX_INSTRUCTIONS_LENGTH)]
-ModelName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
-VoiceName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
-ToolName = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)]
-Email = Annotated[str, Meta(min_length=3, max_length=320)]
-Password = Annotated[str, Meta(min_length=8, max_length=1024)]
-LoginPassword = Annotated[str, Meta(min_length=1, max_length=1024)]
-FullName = Annotated[str, Meta(max_length=MAX_NAME_LENGTH)]
+# What the checks in ``__post_init__`` refuse, said in the JSON Schema of the types (the OpenAPI
+# document) without changing how msgspec validates: no NUL character; not blank (a character
+# that ``str.strip`` keeps, spelled out so that ECMA and Python regular expressions agree);
+# an email with one ``@`` between non-blank parts; lists without duplicates.
+_SPACE = "\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+_NO_NUL: Final = {"pattern": "^[^\\u0000]*$"}
+_NOT_BLANK: Final = {"pattern": f"^[^\\u0000]*[^\\u0000{_SPACE}][^\\u0000]*$"}
+_EMAIL: Final = {"pattern": f"^[^@\\u0000{_SPACE}]+@[^@\\u0000{_SPACE}]+$"}
+_UNIQUE: Final = Meta(extra_json_schema={"uniqueItems": True})
+
+Name = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH, extra_json_schema=_NOT_BLANK)]
+Instructions = Annotated[
+    str, Meta(min_length=1, max_length=MAX_INSTRUCTIONS_LENGTH, extra_json_schema=_NOT_BLANK)
+]
+ModelName = Annotated[
+    str, Meta(min_length=1, max_length=MAX_NAME_LENGTH, extra_json_schema=_NOT_BLANK)
+]
+VoiceName = Annotated[
+    str, Meta(min_length=1, max_length=MAX_NAME_LENGTH, extra_json_schema=_NOT_BLANK)
+]
+ToolName = Annotated[
+    str, Meta(min_length=1, max_length=MAX_NAME_LENGTH, extra_json_schema=_NOT_BLANK)
+]
+Email = Annotated[str, Meta(min_length=3, max_length=320, extra_json_schema=_EMAIL)]
+Password = Annotated[str, Meta(min_length=8, max_length=1024, extra_json_schema=_NO_NUL)]
+LoginPassword = Annotated[str, Meta(min_length=1, max_length=1024, extra_json_schema=_NO_NUL)]
+FullName = Annotated[str, Meta(max_length=MAX_NAME_LENGTH, extra_json_schema=_NO_NUL)]
 
 _EMAIL_RE: Final = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -160,22 +179,47 @@ def _unique(field: str, values: list[Any] | None) -> None:
     seen: set[Any] = set()
     for index, value in enumerate(values):
         if value in seen:
-            raise ValueError(f"{field}[{index}]: duplicate value {value!s}")
+            # One line per problem (see _Problems): the value is shown on one line.
+            shown = " ".join(str(value).split())
+            raise ValueError(f"{field}[{index}]: duplicate value {shown}")
         seen.add(value)
 
 
-def _check_tools(values: list[str] | None) -> None:
+def _check_tools(values: list[str] | None, problems: _Problems | None = None) -> None:
     if values is None:
         return
+    found = problems or _Problems()
     for index, value in enumerate(values):
-        _not_blank(f"tools[{index}]", value)
-    _unique("tools", values)
+        found.check(_not_blank, f"tools[{index}]", value)
+    found.check(_unique, "tools", values)
+    if problems is None:
+        found.raise_any()
 
 
 def _check_email(field: str, value: str) -> None:
     _no_nul(field, value)
     if not _EMAIL_RE.match(value):
         raise ValueError(f"{field}: is not a valid email address")
+
+
+class _Problems:
+    """The problems of one body, gathered so that every bad field is reported at once: each
+    check raises as it does alone, and :meth:`raise_any` raises them together, one per line."""
+
+    __slots__ = ("found",)
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def check(self, check: Callable[..., None], *args: Any) -> None:
+        try:
+            check(*args)
+        except ValueError as exc:
+            self.found.append(str(exc))
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise ValueError("\n".join(self.found))
 
 
 class _Body(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -238,19 +282,23 @@ class SignupRequest(_Body):
     full_name: FullName | None = None
 
     def __post_init__(self) -> None:
-        _not_blank("organization_name", self.organization_name)
-        _check_email("email", self.email)
-        _no_nul("password", self.password)
-        _no_nul("full_name", self.full_name)
+        problems = _Problems()
+        problems.check(_not_blank, "organization_name", self.organization_name)
+        problems.check(_check_email, "email", self.email)
+        problems.check(_no_nul, "password", self.password)
+        problems.check(_no_nul, "full_name", self.full_name)
+        problems.raise_any()
 
 
 class LoginRequest(_Body):
-    email: Annotated[str, Meta(max_length=320)]
+    email: Annotated[str, Meta(max_length=320, extra_json_schema=_NO_NUL)]
     password: LoginPassword
 
     def __post_init__(self) -> None:
-        _no_nul("email", self.email)
-        _no_nul("password", self.password)
+        problems = _Problems()
+        problems.check(_no_nul, "email", self.email)
+        problems.check(_no_nul, "password", self.password)
+        problems.raise_any()
 
 
 class TokenResponse(Struct, kw_only=True):
@@ -274,9 +322,11 @@ class UserCreate(_Body):
     full_name: FullName | None = None
 
     def __post_init__(self) -> None:
-        _check_email("email", self.email)
-        _no_nul("password", self.password)
-        _no_nul("full_name", self.full_name)
+        problems = _Problems()
+        problems.check(_check_email, "email", self.email)
+        problems.check(_no_nul, "password", self.password)
+        problems.check(_no_nul, "full_name", self.full_name)
+        problems.raise_any()
 
 
 class UserUpdate(_Body):
@@ -378,19 +428,19 @@ AgentSnapshot = AgentConfig
 """A saved version's configuration (the same shape; the name the version history uses)."""
 
 
-def _check_config_text(struct: Any) -> None:
+def _check_config_text(struct: Any, problems: _Problems) -> None:
     """The text checks every request shape shares: no blank name, instructions, model or voice;
     tools not blank and without duplicates; panels without duplicates."""
     for field in ("name", "instructions", "model", "voice"):
         value = getattr(struct, field)
         if isinstance(value, str):
-            _not_blank(field, value)
+            problems.check(_not_blank, field, value)
     tools = struct.tools
     if isinstance(tools, list):
-        _check_tools(tools)
+        _check_tools(tools, problems)
     panels = struct.panels
     if isinstance(panels, list):
-        _unique("panels", panels)
+        problems.check(_unique, "panels", panels)
 
 
 class _AgentInput(_Body):
@@ -402,11 +452,16 @@ class _AgentInput(_Body):
     model: ModelName | None = DEFAULT_MODEL
     voice: VoiceName | None = None
     modality: AgentModality | None = AgentModality.AUDIO_ONLY
-    panels: list[PanelType] | None = msgspec.field(default_factory=list)
-    tools: list[ToolName] | None = msgspec.field(default_factory=list)
+    panels: Annotated[list[PanelType], _UNIQUE] | None = msgspec.field(default_factory=list)
+    tools: Annotated[list[ToolName], _UNIQUE] | None = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
-        _check_config_text(self)
+        problems = _Problems()
+        self._check(problems)
+        problems.raise_any()
+
+    def _check(self, problems: _Problems) -> None:
+        _check_config_text(self, problems)
 
 
 def _defaults(shape: type[Struct]) -> dict[str, Callable[[], Any]]:
@@ -425,11 +480,11 @@ def _constant(value: Any) -> Callable[[], Any]:
 
 
 class AgentCreate(_AgentInput):
-    handoff_targets: list[UUID] | None = msgspec.field(default_factory=list)
+    handoff_targets: Annotated[list[UUID], _UNIQUE] | None = msgspec.field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _unique("handoff_targets", self.handoff_targets)
+    def _check(self, problems: _Problems) -> None:
+        super()._check(problems)
+        problems.check(_unique, "handoff_targets", self.handoff_targets)
 
     def config(self) -> AgentConfig:
         """The configuration this request creates (defaults filled in)."""
@@ -439,16 +494,16 @@ class AgentCreate(_AgentInput):
 class AgentExport(_AgentInput):
     """A portable agent: no ids or timestamps; handoff targets are agent names."""
 
-    handoff_targets: list[Name] | None = msgspec.field(default_factory=list)
+    handoff_targets: Annotated[list[Name], _UNIQUE] | None = msgspec.field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _check(self, problems: _Problems) -> None:
+        super()._check(problems)
         if self.handoff_targets is not None:
             for index, value in enumerate(self.handoff_targets):
-                _not_blank(f"handoff_targets[{index}]", value)
+                problems.check(_not_blank, f"handoff_targets[{index}]", value)
             # Compared as agent names are (``lower``, like the database's unique index), so
             # every pair of names that can both exist can also both be targets.
-            _unique("handoff_targets", [v.lower() for v in self.handoff_targets])
+            problems.check(_unique, "handoff_targets", [v.lower() for v in self.handoff_targets])
 
     @classmethod
     def of(cls, config: AgentConfig, names: dict[UUID, str]) -> AgentExport:
@@ -495,15 +550,17 @@ class AgentUpdate(_Body):
     instructions: Instructions | UnsetType = UNSET
     model: ModelName | UnsetType = UNSET
     voice: VoiceName | UnsetType | None = UNSET
-    handoff_targets: list[UUID] | UnsetType = UNSET
-    tools: list[ToolName] | UnsetType = UNSET
+    handoff_targets: Annotated[list[UUID], _UNIQUE] | UnsetType = UNSET
+    tools: Annotated[list[ToolName], _UNIQUE] | UnsetType = UNSET
     modality: AgentModality | UnsetType = UNSET
-    panels: list[PanelType] | UnsetType = UNSET
+    panels: Annotated[list[PanelType], _UNIQUE] | UnsetType = UNSET
 
     def __post_init__(self) -> None:
-        _check_config_text(self)
+        problems = _Problems()
+        _check_config_text(self, problems)
         if not isinstance(self.handoff_targets, UnsetType):
-            _unique("handoff_targets", self.handoff_targets)
+            problems.check(_unique, "handoff_targets", self.handoff_targets)
+        problems.raise_any()
 
     def changes(self) -> dict[str, Any]:
         """The members that were sent, by name."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Annotated
 
+import msgspec
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
+from litestar.response import Stream
 
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
@@ -30,12 +34,29 @@ class AgentTransferController(Controller):
         "/export",
         operation_id="exportAgents",
         summary="Export every active agent (portable: no ids, handoff targets as names)",
-        responses=problems(401, 403),
+        description="Streamed as it is read, from one snapshot of the organization: the "
+        "server's memory does not grow with the organization's size.",
+        responses={
+            200: ResponseSpec(
+                data_container=list[AgentExport],
+                description="Every active agent, oldest first",
+                generate_examples=False,
+            ),
+            **problems(401, 403),
+        },
     )
     async def export(
         self, principal: NamedDependency[Principal], conn: NamedDependency[Connection]
-    ) -> list[AgentExport]:
-        return await AgentService(conn).export(principal.organization_id)
+    ) -> Stream:
+        chunks = AgentService(conn).export_chunks(principal.organization_id)
+        # The first chunk is read before the answer starts, so that a database that does not
+        # answer is still a 503, not a 200 cut short.
+        try:
+            first = await anext(chunks, None)
+        except BaseException:
+            await chunks.aclose()
+            raise
+        return Stream(_json_array(first, chunks), media_type="application/json")
 
     @post(
         "/import",
@@ -60,3 +81,22 @@ class AgentTransferController(Controller):
         return await AgentService(conn).import_agents(
             principal.organization_id, data.agents, dry_run=dry_run, actor_id=principal.actor_id
         )
+
+
+_ENCODER = msgspec.json.Encoder()
+
+
+async def _json_array(
+    first: list[AgentExport] | None, rest: AsyncGenerator[list[AgentExport], None]
+) -> AsyncIterator[bytes]:
+    """The chunks as one JSON array, each chunk encoded alone (its brackets dropped)."""
+    try:
+        if not first:
+            yield b"[]"
+            return
+        yield b"[" + _ENCODER.encode(first)[1:-1]
+        async for chunk in rest:
+            yield b"," + _ENCODER.encode(chunk)[1:-1]
+        yield b"]"
+    finally:
+        await rest.aclose()

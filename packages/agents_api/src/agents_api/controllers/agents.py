@@ -35,9 +35,9 @@ from agents_core.schemas import (
 )
 
 MAX_INT32 = 2**31 - 1
+"""Largest version number and offset: what the database's integer parameters hold."""
 WRITES_AGENT = {WRITES: "agent_id"}
 """Routes that lock one agent's row queue per agent in the process (see ``write_gates``)."""
-MAX_INT64 = 2**63 - 1
 
 IfMatch = Annotated[
     str | None,
@@ -117,7 +117,7 @@ class AgentController(Controller):
         principal: NamedDependency[Principal],
         conn: NamedDependency[Connection],
         limit: Annotated[int, Parameter(ge=1, le=500, description="Page size")] = 100,
-        offset: Annotated[int, Parameter(ge=0, le=MAX_INT64, description="Rows to skip")] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_INT32, description="Rows to skip")] = 0,
         q: Annotated[
             str | None,
             Parameter(max_length=255, description="Case-insensitive substring of the name"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Controller, delete, get, post
+from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
@@ -24,6 +25,8 @@ class ApiKeyController(Controller):
         operation_id="createApiKey",
         summary="Create an API key (the key is shown only in this response)",
         responses=problems(400, 401, 403),
+        # The answer carries the key: no cache keeps it.
+        cache_control=CacheControlHeader(no_store=True),
     )
     async def create(
         self,

@@ -96,8 +96,28 @@ _PAGE = Query(
 )
 _COUNT = Query(select(func.count()).select_from(_agents).where(_matching))
 
-# Every active agent, oldest first (export).
+# Every active agent, oldest first.
 _ALL = Query(select(*AGENT.columns).where(_active_in_org).order_by(_c.created_at, _c.id))
+
+# The same, a page at a time after a position (keyset: each page is an index range scan, however
+# far the export has gone); the first page binds the position as NULL.
+_after_at = _p("after_created_at", _c.created_at.type)
+_after_id = _p("after_id", _c.id.type)
+_CHUNK = Query(
+    select(*AGENT.columns)
+    .where(
+        _active_in_org,
+        or_(
+            _after_at.is_(None),
+            _c.created_at > _after_at,
+            and_(_c.created_at == _after_at, _c.id > _after_id),
+        ),
+    )
+    .order_by(_c.created_at, _c.id)
+    .limit(_p("limit", Integer()))
+)
+# The names of some of the organization's active agents (the handoff targets of a chunk).
+_NAMES = Query(select(_c.id, _c.name).where(_active_in_org, AnyOf(_c.id, "ids")))
 
 # Handoff targets are share-locked until the writer commits: a concurrent delete of one of them
 # waits, then finds the new referrer (409); or it committed first, and the target is invalid here.
@@ -283,6 +303,26 @@ class AgentRepository(Repository):
     async def all_active(self, organization_id: UUID) -> list[AgentPublic]:
         """Every active agent of the organization, oldest first."""
         return await AGENT.many(self.conn, _ALL, {"organization_id": organization_id})
+
+    async def chunk_after(
+        self, organization_id: UUID, after: AgentPublic | None, limit: int
+    ) -> list[AgentPublic]:
+        """Up to ``limit`` active agents that come after ``after`` in the order of
+        :meth:`all_active` (from the first when ``after`` is None)."""
+        params = {
+            "organization_id": organization_id,
+            "after_created_at": None if after is None else after.created_at,
+            "after_id": None if after is None else after.id,
+            "limit": limit,
+        }
+        return await AGENT.many(self.conn, _CHUNK, params)
+
+    async def names(self, organization_id: UUID, ids: Sequence[UUID]) -> dict[UUID, str]:
+        """Id → name of those of ``ids`` that are active agents of the organization."""
+        if not ids:
+            return {}
+        rows = await self.conn.fetch(_NAMES, {"organization_id": organization_id, "ids": list(ids)})
+        return {row[0]: row[1] for row in rows}
 
     async def active_ids(self, organization_id: UUID, ids: Sequence[UUID]) -> set[UUID]:
         """Those of ``ids`` that are active agents of the organization (share-locked)."""

@@ -7,7 +7,7 @@ and records what it did in the event feed, in that transaction, as its last stat
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -41,7 +41,11 @@ from agents_core.schemas import (
     PanelType,
 )
 
-__all__ = ["AgentService", "copy_name"]
+__all__ = ["EXPORT_CHUNK", "AgentService", "copy_name"]
+
+EXPORT_CHUNK = 100
+"""Agents an export holds at a time: its memory does not grow with the organization (an agent's
+instructions may reach 100,000 characters, so a chunk stays small)."""
 
 _COPY_ATTEMPTS = 5
 _LONGEST_COPY_SUFFIX = " (Copy 99999)"
@@ -135,9 +139,30 @@ class AgentService:
 
     async def export(self, organization_id: UUID) -> list[AgentExport]:
         """Every active agent, oldest first, portable (handoff targets by name)."""
-        agents = await self.agents.all_active(organization_id)
-        names = {agent.id: agent.name for agent in agents}
-        return [AgentExport.of(agent, names) for agent in agents]
+        return [item async for chunk in self.export_chunks(organization_id) for item in chunk]
+
+    async def export_chunks(
+        self, organization_id: UUID, chunk: int = EXPORT_CHUNK
+    ) -> AsyncGenerator[list[AgentExport], None]:
+        """:meth:`export`, ``chunk`` agents at a time, all read from one snapshot of the database
+        (a transaction held until the last chunk): a target renamed or deleted meanwhile is
+        seen as it was, so every handoff name is the name of an agent the export holds.
+
+        Targets are named per chunk, by one look-up of the chunk's own targets: nothing the
+        size of the organization is held at any time. Close the iterator when stopping early.
+        """
+        async with self.conn.transaction(snapshot=True):
+            last: AgentPublic | None = None
+            while True:
+                agents = await self.agents.chunk_after(organization_id, last, chunk)
+                if not agents:
+                    return
+                targets = {target for agent in agents for target in agent.handoff_targets}
+                names = await self.agents.names(organization_id, list(targets))
+                yield [AgentExport.of(agent, names) for agent in agents]
+                if len(agents) < chunk:
+                    return
+                last = agents[-1]
 
     # -- rules --------------------------------------------------------------------------------
 

@@ -94,10 +94,15 @@ class Connection:
         """Run a statement once per parameter set (one round trip on asyncpg)."""
         raise NotImplementedError
 
-    def transaction(self) -> Any:
+    def transaction(self, *, snapshot: bool = False) -> Any:
         """``async with conn.transaction():`` — committed when the block ends normally, rolled
         back otherwise. Inside another transaction it is a savepoint: an error inside rolls back
-        only the block's own statements, and the outer transaction stays usable."""
+        only the block's own statements, and the outer transaction stays usable.
+
+        ``snapshot=True`` (outermost only): a read-only transaction whose statements all see
+        the database as it was at the first one, for a read made of several statements
+        (``REPEATABLE READ READ ONLY`` on PostgreSQL; a SQLite transaction already reads one
+        snapshot)."""
         raise NotImplementedError
 
     async def lock_and_notify(
@@ -192,10 +197,11 @@ class PgConnection(Connection):
         await self._driver("execute", sql)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
+    async def transaction(self, *, snapshot: bool = False) -> AsyncIterator[Connection]:
         depth = self._depth
+        begin = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" if snapshot else "BEGIN"
         # Savepoint names are fixed per nesting level, never input.
-        await self._simple("BEGIN" if depth == 0 else f"SAVEPOINT s{depth}")
+        await self._simple(begin if depth == 0 else f"SAVEPOINT s{depth}")
         self._depth = depth + 1
         try:
             yield self
@@ -273,7 +279,7 @@ class SaConnection(Connection):
             await self._run(query, [dict(row) for row in rows])
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
+    async def transaction(self, *, snapshot: bool = False) -> AsyncIterator[Connection]:
         sa = self._sa or await self._acquire()
         try:
             begin = sa.begin_nested() if self._depth else sa.begin()

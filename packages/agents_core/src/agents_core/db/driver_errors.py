@@ -17,7 +17,7 @@ Anything else is returned unchanged: it is a bug, and the API answers it with a 
 from __future__ import annotations
 
 import re
-import sqlite3
+import sys
 
 from sqlalchemy import exc as sa_exc
 
@@ -83,7 +83,8 @@ def domain_error(exc: BaseException) -> BaseException:
         return _from_sqlalchemy(exc) or exc
     if isinstance(exc, OverflowError):  # sqlite3: an integer past 64 bits
         return InvalidValue()
-    if isinstance(exc, sqlite3.DataError):
+    sqlite3 = sys.modules.get("sqlite3")  # not loaded: not a SQLite error
+    if sqlite3 is not None and isinstance(exc, sqlite3.DataError):
         return InvalidValue()
     if type(exc).__module__.startswith("asyncpg"):
         return _from_asyncpg(exc) or exc
