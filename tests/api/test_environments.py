@@ -177,7 +177,6 @@ async def test_bad_names_releases_and_canaries(
         {"release": 1, "canary": {"release": 2, "weight": 0}},
         {"release": 1, "canary": {"release": 2, "weight": 100}},
         {"release": 1, "canary": {"release": 2}},
-        {"release": 1, "canary": {"release": 1, "weight": 10}},
         {"release": 1, "canary": {"release": 2, "weight": 10, "extra": 1}},
         {"release": 1, "revision": 3},
     ):

@@ -14,8 +14,13 @@ accepted, but some refusals depend on the state, not on the request's shape, and
 say them: a handoff target that is not an active agent of the organization (400
 ``invalid_handoff_targets``), an ``If-Match`` that is not the agent's current version (412
 ``version_mismatch``), a cursor the feed never returned (400 ``invalid_cursor``: cursors are
-opaque). Those answers, with exactly those codes, are let through; any other refusal of valid
-data still fails. So are cases that schemathesis itself generated with an invalid part.
+opaque); for releases and environments, agents that are not active (``invalid_agents``), an
+organization with none (``empty_release``), a release or environment that does not exist
+(``invalid_release``, ``invalid_environment``), a rollback to a release never served
+(``not_in_history``), an ``If-Match`` that is not the environment's revision
+(``revision_mismatch``). Those answers, with exactly those codes, are let through; any other
+refusal of valid data still fails. So are cases that schemathesis itself generated with an
+invalid part.
 """
 
 from __future__ import annotations
@@ -56,6 +61,12 @@ STATE_DEPENDENT = {
     (400, "invalid_handoff_targets"),
     (400, "invalid_cursor"),
     (412, "version_mismatch"),
+    (400, "invalid_agents"),
+    (400, "empty_release"),
+    (400, "invalid_release"),
+    (400, "invalid_environment"),
+    (400, "not_in_history"),
+    (412, "revision_mismatch"),
 }
 """Refusals of well-formed requests that depend on what is stored (see the module docstring)."""
 

@@ -6,8 +6,9 @@ unknown members, ``forbid_unknown_fields``; the patterns and ``uniqueItems`` tha
 ``agents_core.schemas`` states for its checks). So the wire types' schemas are msgspec's own,
 the ones it validates with. Nor does Litestar know what the app's own layers answer on every
 route (413 for a body over the limit, in ``body_limit``; 415 for a body that is not JSON, in
-``bodies``). Written into the document once, when the app is built, so that a client generated
-from the document expects what the server does.
+``bodies``), and it calls every request body required, also a handler's that has a default (no
+body is the same as ``{}``). Written into the document once, when the app is built, so that a
+client generated from the document expects what the server does.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from enum import Enum
 
 import msgspec
 from litestar import Litestar
-from litestar.openapi.spec import OpenAPIResponse, Operation
+from litestar.openapi.spec import OpenAPIResponse, Operation, RequestBody
 
 from agents_core import schemas
 
@@ -72,8 +73,20 @@ def _problem_like(operation: Operation, description: str) -> OpenAPIResponse | N
     return None
 
 
+def _optional_bodies(app: Litestar) -> set[tuple[str, str]]:
+    """(path, method) of the operations whose handler takes its body with a default."""
+    found: set[tuple[str, str]] = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            data = handler.parsed_fn_signature.parameters.get("data")
+            if data is not None and data.has_default:
+                found.update((route.path_format, method.lower()) for method in handler.http_methods)
+    return found
+
+
 def complete_document(app: Litestar) -> None:
-    """Add ``additionalProperties: false`` and the app-wide 413 and 415 to the document."""
+    """Add ``additionalProperties: false``, the app-wide 413 and 415, and which request bodies
+    may be left out, to the document."""
     components = app.openapi_schema.components
     documented = components.schemas or {}
     types = _wire_types()
@@ -94,3 +107,8 @@ def complete_document(app: Litestar) -> None:
             if response is not None:
                 responses[status] = response
         operation.responses = responses
+    for path, method in _optional_bodies(app):
+        item = (app.openapi_schema.paths or {}).get(path)
+        optional = getattr(item, method, None)
+        if isinstance(optional, Operation) and isinstance(optional.request_body, RequestBody):
+            optional.request_body.required = False

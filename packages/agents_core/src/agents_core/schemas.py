@@ -687,8 +687,12 @@ class ReleaseCreate(_Body):
     them, those agents and every agent reachable from them through handoff targets. Each at its
     current version."""
 
-    message: Annotated[str, Meta(max_length=MAX_RELEASE_MESSAGE)] | None = None
-    agents: Annotated[list[UUID], Meta(min_length=1, max_length=MAX_RELEASE_AGENTS)] | None = None
+    message: (
+        Annotated[str, Meta(max_length=MAX_RELEASE_MESSAGE, extra_json_schema=_NO_NUL)] | None
+    ) = None
+    agents: (
+        Annotated[list[UUID], Meta(min_length=1, max_length=MAX_RELEASE_AGENTS), _UNIQUE] | None
+    ) = None
 
     def __post_init__(self) -> None:
         _no_nul("message", self.message)
@@ -759,23 +763,20 @@ class Canary(_Body):
 
 
 class EnvironmentPut(_Body):
-    """``PUT /environments/{name}``: the release to serve, and optionally a canary."""
+    """``PUT /environments/{name}``: the release to serve, and optionally a canary (a canary at
+    the release itself is allowed: every call gets that release)."""
 
     release: ReleaseNumber
     canary: Canary | None = None
-
-    def __post_init__(self) -> None:
-        if self.canary is not None and self.canary.release == self.release:
-            raise ValueError("canary.release: must differ from release")
 
 
 class EnvironmentPromote(_Body):
     """``POST /environments/{name}/promote``: take the release that environment ``from``
     serves (its canary is not taken)."""
 
-    from_: Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH)] = msgspec.field(
-        name="from"
-    )
+    from_: Annotated[
+        str, Meta(min_length=1, max_length=MAX_NAME_LENGTH, extra_json_schema=_NO_NUL)
+    ] = msgspec.field(name="from")
 
     def __post_init__(self) -> None:
         _no_nul("from", self.from_)

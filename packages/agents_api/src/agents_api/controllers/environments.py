@@ -13,7 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from agents_api.controllers.agents import MAX_INT64, etag, expected_version
+from agents_api.controllers.agents import MAX_INT32, etag, expected_version
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
 from agents_api.write_gates import WRITES
@@ -22,6 +22,7 @@ from agents_core.environments.service import EnvironmentService
 from agents_core.errors import RevisionMismatch, VersionMismatch
 from agents_core.principal import Principal
 from agents_core.schemas import (
+    ENVIRONMENT_NAME_PATTERN,
     Environment,
     EnvironmentMove,
     EnvironmentPromote,
@@ -36,6 +37,14 @@ WRITES_ENVIRONMENT = {WRITES: "name"}
 """Routes that lock one environment's row queue per environment name in the process."""
 
 Name = Annotated[str, PathParameter(max_length=255, description="The environment's name")]
+NewName = Annotated[
+    str,
+    PathParameter(
+        pattern=ENVIRONMENT_NAME_PATTERN,
+        description="The environment's name (created if new)",
+    ),
+]
+"""The name on the routes that can create the environment: it must be a valid one."""
 IfMatch = Annotated[
     str | None,
     HeaderParameter(
@@ -112,7 +121,7 @@ class EnvironmentController(Controller):
     )
     async def put_environment(
         self,
-        name: Name,
+        name: NewName,
         data: JSONBody[EnvironmentPut],
         principal: NamedDependency[Principal],
         conn: NamedDependency[Connection],
@@ -164,7 +173,7 @@ class EnvironmentController(Controller):
     )
     async def promote(
         self,
-        name: Name,
+        name: NewName,
         data: JSONBody[EnvironmentPromote],
         principal: NamedDependency[Principal],
         conn: NamedDependency[Connection],
@@ -221,7 +230,7 @@ class EnvironmentController(Controller):
         principal: NamedDependency[Principal],
         conn: NamedDependency[Connection],
         limit: Annotated[int, Parameter(ge=1, le=500, description="Page size")] = 100,
-        offset: Annotated[int, Parameter(ge=0, le=MAX_INT64, description="Rows to skip")] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_INT32, description="Rows to skip")] = 0,
     ) -> Response[list[EnvironmentMove]]:
         page = await EnvironmentService(conn).history(
             principal.organization_id, name, limit=limit, offset=offset

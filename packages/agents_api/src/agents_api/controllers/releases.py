@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, Parameter, PathParameter
 from litestar.status_codes import HTTP_201_CREATED
 
-from agents_api.controllers.agents import MAX_INT32, MAX_INT64
+from agents_api.controllers.agents import MAX_INT32
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
 from agents_core.db import Connection
@@ -65,7 +65,7 @@ class ReleaseController(Controller):
         principal: NamedDependency[Principal],
         conn: NamedDependency[Connection],
         limit: Annotated[int, Parameter(ge=1, le=500, description="Page size")] = 100,
-        offset: Annotated[int, Parameter(ge=0, le=MAX_INT64, description="Rows to skip")] = 0,
+        offset: Annotated[int, Parameter(ge=0, le=MAX_INT32, description="Rows to skip")] = 0,
     ) -> Response[list[Release]]:
         page = await ReleaseService(conn).page(
             principal.organization_id, limit=limit, offset=offset
