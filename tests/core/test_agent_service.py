@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import uuid
 
@@ -138,3 +139,21 @@ async def test_failed_write_rolls_back_everything(db: Database) -> None:
         agent = await AgentService(conn).get(org, agent_id)
         versions = await AgentService(conn).versions(org, agent_id)
     assert (agent.name, agent.current_version, versions) == ("Stable", 1, [])
+
+
+async def test_concurrent_writers_to_one_agent_all_succeed_in_turn(db: Database) -> None:
+    """On PostgreSQL they queue on the row lock; on SQLite on the write lock, which a writing
+    transaction takes when it begins (a deferred one would fail at once instead of waiting)."""
+    org = await new_org(db)
+    agent_id = await create(db, org, name="Busy")
+
+    async def write(n: int) -> None:
+        async with db.connect() as conn:
+            await AgentService(conn).update(org, agent_id, AgentUpdate(instructions=f"Take {n}."))
+
+    await asyncio.gather(*(write(n) for n in range(10)))
+    async with db.connect() as conn:
+        agent = await AgentService(conn).get(org, agent_id)
+        versions = await AgentService(conn).versions(org, agent_id)
+    assert agent.current_version == 11
+    assert [v.version for v in versions] == list(range(10, 0, -1))

@@ -45,6 +45,10 @@ Row = Sequence[Any]
 # Ordering locks and notices of the event feed: one round trip on PostgreSQL. Locks are taken in
 # the order given (callers sort), so that two writers never wait for each other in opposite
 # orders; notices are delivered by the server only when the transaction commits.
+SQLITE_WRITES = "agents.writes"
+"""Set in a SQLAlchemy connection's ``info`` before it begins a transaction that writes: the
+engine's ``begin`` listener then takes SQLite's write lock at once (``create_engine``)."""
+
 _LOCK_AND_NOTIFY = (
     "WITH locked AS ("
     " SELECT pg_advisory_xact_lock($1::integer, hashtext(k))"
@@ -282,6 +286,8 @@ class SaConnection(Connection):
     async def transaction(self, *, snapshot: bool = False) -> AsyncIterator[Connection]:
         sa = self._sa or await self._acquire()
         try:
+            if not self._depth and not snapshot:
+                sa.info[SQLITE_WRITES] = True  # BEGIN IMMEDIATE: see create_engine
             begin = sa.begin_nested() if self._depth else sa.begin()
             await begin.start()
         except Exception as exc:

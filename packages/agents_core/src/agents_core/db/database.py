@@ -23,7 +23,13 @@ from sqlalchemy import event, literal_column, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from agents_core.db.connection import Connection, PgConnection, SaConnection, is_open
+from agents_core.db.connection import (
+    SQLITE_WRITES,
+    Connection,
+    PgConnection,
+    SaConnection,
+    is_open,
+)
 from agents_core.db.driver_errors import domain_error
 from agents_core.db.notifications import Listening
 from agents_core.db.query import Query
@@ -99,7 +105,10 @@ def create_engine(
         cursor.close()
 
     def begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # A transaction that will write takes the write lock at once (waiting up to
+        # busy_timeout for it): a deferred one would read first and then fail at once, without
+        # waiting, when another writer committed meanwhile. Lone statements begin deferred.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.pop(SQLITE_WRITES, False) else "BEGIN")
 
     event.listen(engine.sync_engine, "connect", pragmas)
     event.listen(engine.sync_engine, "begin", begin)
