@@ -97,11 +97,14 @@ class RawApp:
                 if scheme.lower() != "bearer":
                     return None
                 try:
+                    # The same checks as the API's (issuer, audience, every claim present).
                     claims = jwt.decode(
                         token,
                         self.secret,
                         algorithms=["HS256"],
-                        options={"require": ["exp", "sub"]},
+                        issuer="agents-api",
+                        audience="agents-api",
+                        options={"require": ["sub", "iat", "exp", "iss", "aud"]},
                     )
                     return uuid.UUID(claims["sub"])
                 except (jwt.PyJWTError, ValueError):

@@ -267,6 +267,10 @@ class Database:
         self._waiting += 1
         try:
             pool = self._pool or await self._pg_pool()
+            if pool.get_idle_size():
+                # A connection is free: taken at once. (asyncpg bounds an acquire with a task
+                # of its own, a cost every request would pay for a wait that cannot happen.)
+                return await pool.acquire()
             return await pool.acquire(timeout=min(within, self.timeout))
         except Exception as exc:
             raise domain_error(exc) from exc
