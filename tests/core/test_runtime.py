@@ -207,6 +207,7 @@ async def test_cache_is_bounded_lru(db: Database, statements: StatementCount) ->
         await catalog.get(org, a)  # a is now the most recently used
         await catalog.get(org, c)  # evicts b
         assert catalog.stats.entries == 2
+        assert catalog.stats.evictions == 1
         before = statements.value
         await catalog.get(org, a)
         await catalog.get(org, c)

@@ -44,14 +44,20 @@ async def test_catalog_metrics_follow_its_lookups_and_changes(db: Database) -> N
             else:
                 await catalog.poll()
         assert value("agents_catalog_changes_total") == changes + 1
+        assert value("agents_catalog_evictions_total") == 1  # the cached definition
+        assert value("agents_catalog_unfollowed_seconds") == 0
         assert value("agents_catalog_resets_total") == 0
         assert b"agents_catalog_hits_total" in generate_latest(registry)
 
         registry.unregister(collector)
         assert value("agents_catalog_hits_total") is None
-    # Closed, the catalog no longer uses its cache: the metrics say so.
+    # Closed, the catalog no longer uses its cache: the metrics say so, and for how long.
     register_catalog_metrics(catalog, registry)
     assert registry.get_sample_value("agents_catalog_listening") == 0
+    lost_for = registry.get_sample_value("agents_catalog_unfollowed_seconds")
+    assert lost_for is not None
+    assert lost_for >= 0
+    assert registry.get_sample_value("agents_catalog_unfollowed_seconds") >= lost_for
 
 
 def test_the_catalog_does_not_need_prometheus_client() -> None:

@@ -16,9 +16,7 @@ from agents_core.principal import Principal
 __all__ = ["dependencies"]
 
 
-def _principal(
-    request: Request[Any, Any, Any], conn: NamedDependency[Connection]
-) -> Principal:
+def _principal(request: Request[Any, Any, Any], conn: NamedDependency[Connection]) -> Principal:
     """Who is calling (authenticated routes only).
 
     It asks for ``conn`` (which it does not use) so that Litestar resolves the two one after the

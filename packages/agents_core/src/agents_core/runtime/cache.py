@@ -15,6 +15,7 @@ the cache after it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from typing import Any, Final
@@ -25,7 +26,7 @@ MISSING: Final[Any] = object()
 
 
 class DependencyCache:
-    __slots__ = ("_dependents", "_entries", "generation", "max_entries")
+    __slots__ = ("_dependents", "_entries", "evictions", "generation", "max_entries")
 
     def __init__(self, max_entries: int) -> None:
         if max_entries < 1:
@@ -33,6 +34,8 @@ class DependencyCache:
         self.max_entries = max_entries
         self.generation = 0
         """Bumped by every eviction for a change and every clear."""
+        self.evictions = 0
+        """Entries dropped, for a change or to make room (not by a clear)."""
         self._entries: OrderedDict[Hashable, tuple[Any, frozenset[Hashable]]] = OrderedDict()
         self._dependents: dict[Hashable, set[Hashable]] = {}
 
@@ -62,6 +65,7 @@ class DependencyCache:
         while len(self._entries) > self.max_entries:
             oldest = next(iter(self._entries))
             self._discard(oldest)
+            self.evictions += 1
         return True
 
     def evict(self, dependency: Hashable) -> int:
@@ -73,6 +77,7 @@ class DependencyCache:
             return 0
         for key in list(keys):
             self._discard(key)
+        self.evictions += len(keys)
         return len(keys)
 
     def clear(self) -> None:
@@ -108,17 +113,27 @@ class CatalogCache:
     While not trusted (the change feed is lost), nothing is served from it and nothing stored.
     """
 
-    __slots__ = ("_entries", "_flights", "hits", "misses", "trusted")
+    __slots__ = ("_entries", "_flights", "_untrusted_since", "hits", "misses", "trusted")
 
     def __init__(self, max_entries: int) -> None:
         self._entries = DependencyCache(max_entries)
         self._flights: dict[Hashable, tuple[int, asyncio.Future[Any]]] = {}
         self.trusted = False
+        self._untrusted_since = time.monotonic()
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def evictions(self) -> int:
+        return self._entries.evictions
+
+    def untrusted_for(self) -> float:
+        """Seconds since the cache stopped being used (0 while it is): how long every lookup
+        has been going to the database because the change feed is lost."""
+        return 0.0 if self.trusted else time.monotonic() - self._untrusted_since
 
     def cached(self, key: Hashable, *, counted: bool = True) -> Any:
         """The cached value for ``key``, or :data:`MISSING` (always while not trusted).
@@ -166,6 +181,8 @@ class CatalogCache:
 
     def distrust(self) -> None:
         """Stop serving and storing: whatever is cached may have missed a change."""
+        if self.trusted:
+            self._untrusted_since = time.monotonic()
         self.trusted = False
         self._entries.clear()
 

@@ -83,6 +83,11 @@ class CatalogStats(msgspec.Struct, frozen=True, kw_only=True):
     """Times the whole cache was dropped after the feed was lost and found again."""
     listening: bool
     """Whether the cache is in use: the feed is being followed (or, on SQLite, polled)."""
+    evictions: int = 0
+    """Entries dropped: for a change, or to make room (``max_entries``)."""
+    unfollowed_seconds: float = 0.0
+    """How long the feed has been lost (0 while it is followed): every lookup meanwhile reads
+    the database, and a worker that sees this grow knows it is not getting change notices."""
 
 
 class ChangeStream:
@@ -417,6 +422,8 @@ class AgentCatalog:
             changes=self._changes,
             resets=self._resets,
             listening=self._cache.trusted,
+            evictions=self._cache.evictions,
+            unfollowed_seconds=self._cache.untrusted_for(),
         )
 
     @property

@@ -63,7 +63,17 @@ class CatalogCollector(Collector):
             "Times the whole cache was dropped after the change feed was lost and found again",
             stats.resets,
         )
+        yield counter(
+            "agents_catalog_evictions",
+            "Entries dropped from the cache, for a change or to make room",
+            stats.evictions,
+        )
         yield gauge("agents_catalog_entries", "Entries in the cache", stats.entries)
+        yield gauge(
+            "agents_catalog_unfollowed_seconds",
+            "Seconds since the change feed was lost (0 while it is followed): staleness risk",
+            stats.unfollowed_seconds,
+        )
         yield gauge(
             "agents_catalog_listening",
             "1 while the change feed is followed and the cache is used; 0 while every lookup "
