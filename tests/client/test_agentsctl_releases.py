@@ -140,8 +140,8 @@ def test_an_agent_deleted_while_the_release_is_made_is_named(org: Org) -> None:
         org.http.event_hooks = {"request": [], "response": []}
     assert run.code == 1
     assert run.err == (
-        "agentsctl: 'Night Shift' stopped being active agents (deleted meanwhile): check them and "
-        "run again; nothing was released\n"
+        "agentsctl: 'Night Shift' is no longer an active agent (deleted meanwhile): check the "
+        "names and run again; nothing was released\n"
     )
     assert release_count(org) == 0
     assert agents["billing"].id in {a.id for a in org.sdk.agents.iterate()}

@@ -1,9 +1,10 @@
 """The ``agentsctl`` command line.
 
-Exit status: 0 done (``diff``: in sync), 1 error or refusal (nothing written unless the message
-says what was), 2 (``diff``) the files and the server differ, 130 interrupted. Every error is
-one line naming the problem and the fix; a bad agent file is one line per problem,
-``path:line: message``.
+Exit status: 0 done (``diff``: in sync; ``status DIR``: the files match), 1 error or refusal
+(nothing written unless the message says what was), 2 the files and the server differ
+(``diff``) or the files and what an environment serves (``status DIR``), 130 interrupted. Every
+error is one line naming the problem and the fix; a bad agent file is one line per problem,
+``path:line: message``. ``--json`` prints a command's outcome as one line of JSON instead.
 """
 
 from __future__ import annotations
@@ -482,10 +483,10 @@ def _inactive_agents(error: InvalidAgentsError, ids: Sequence[UUID], state: Serv
         index = field_error.field.removeprefix("agents[").removesuffix("]")
         if index.isdigit() and int(index) < len(ids):
             gone.append(repr(names.get(ids[int(index)], str(ids[int(index)]))))
-    which = ", ".join(gone) or "some of the agents"
+    which = ", ".join(gone) or "some of those agents"
+    verb = "is no longer an active agent" if len(gone) == 1 else "are no longer active agents"
     return (
-        f"{which} stopped being active agents (deleted meanwhile): check them and run again; "
-        "nothing was released"
+        f"{which} {verb} (deleted meanwhile): check the names and run again; nothing was released"
     )
 
 
