@@ -45,7 +45,7 @@ from agents_client.ctl.report import (
     render_status,
     render_steps,
 )
-from agents_client.ctl.served import compare_served, read_served
+from agents_client.ctl.served import Mismatch, Served, compare_served, read_served
 from agents_client.ctl.server import ServerChanging, ServerState, read_server
 from agents_client.errors import (
     AgentsError,
@@ -450,18 +450,26 @@ def _agent_ids(state: ServerState, names: Sequence[str]) -> list[UUID]:
     return list(dict.fromkeys(by_key[name_key(name)].id for name in names))
 
 
-def _directory_agents(
-    ctx: Context, directory: Path, local: list[LocalAgent], lock: Lock, state: ServerState
-) -> dict[UUID, int]:
+@dataclass(frozen=True, slots=True)
+class DirectoryFiles:
+    """A directory's agent files and lock, read before anything is asked of the server."""
+
+    path: Path
+    local: list[LocalAgent]
+    lock: Lock
+
+
+def _directory_agents(ctx: Context, files: DirectoryFiles, state: ServerState) -> dict[UUID, int]:
     """The agents the files of ``directory`` stand for, with their versions, when the server
     holds exactly what the files say; otherwise an error (a release holds server versions, so
     releasing files not yet applied would release something else)."""
-    if not local:
+    directory = files.path
+    if not files.local:
         raise CtlError(
             f"{directory} holds no agent files: agentsctl pull {directory} writes them; "
             "nothing was released"
         )
-    plan = _make_plan(ctx, local, lock, state, prune=False, force=False)
+    plan = _make_plan(ctx, files.local, files.lock, state, prune=False, force=False)
     unapplied = [
         f"{len(plan.creates)} to create" if plan.creates else "",
         f"{len(plan.updates)} to update" if plan.updates else "",
@@ -504,21 +512,21 @@ def release_create(ctx: Context, args: argparse.Namespace) -> int:
             "--agent and --dir were both given: pass one (--dir releases the agents of the "
             "directory's files)"
         )
-    directory = _directory(args.dir, must_exist=True) if args.dir else None
-    if directory is not None:
-        local, lock = _read_files(ctx, directory), _read_lock(directory)
+    files: DirectoryFiles | None = None
+    if args.dir:
+        path = _directory(args.dir, must_exist=True)
+        files = DirectoryFiles(path, _read_files(ctx, path), _read_lock(path))
     with ctx.connect(args) as client:
         ids: list[UUID] | None = None
         expected: dict[UUID, int] = {}
         state: ServerState | None = None
-        if args.agents or directory is not None:
+        if args.agents or files is not None:
             state = read_server(client)
-            if args.agents:
-                ids = _agent_ids(state, args.agents)
-            else:
-                assert directory is not None
-                expected = _directory_agents(ctx, directory, local, lock, state)
+            if files is not None:
+                expected = _directory_agents(ctx, files, state)
                 ids = list(expected)
+            else:
+                ids = _agent_ids(state, args.agents)
         try:
             release = client.releases.create(ReleaseCreate(message=message, agents=ids))
         except InvalidAgentsError as exc:
@@ -540,9 +548,10 @@ def release_create(ctx: Context, args: argparse.Namespace) -> int:
         if member.agent_id in expected and member.version != expected[member.agent_id]
     ]
     if moved:
+        assert files is not None
         raise CtlError(
-            f"release {release.number} does not match {directory}: {', '.join(moved)} changed "
-            f"on the server while it was made; do not deploy it (agentsctl diff {directory} "
+            f"release {release.number} does not match {files.path}: {', '.join(moved)} changed "
+            f"on the server while it was made; do not deploy it (agentsctl diff {files.path} "
             "shows the change)"
         )
     return EXIT_OK
@@ -641,49 +650,67 @@ def rollback(ctx: Context, args: argparse.Namespace) -> int:
     return _report_move(ctx, args, before, after)
 
 
+def _compare_directory(
+    client: AgentsClient,
+    files: DirectoryFiles,
+    name: str,
+    environments: list[Environment],
+    *,
+    named: bool,
+) -> tuple[Served, list[Mismatch]]:
+    """What environment ``name`` serves, and how the files differ from it."""
+    compared = next((e for e in environments if e.name == name), None)
+    if compared is None:
+        other = "" if named else " (or pass --env)"
+        raise CtlError(
+            f"there is no environment named {name!r} to compare {files.path} with: agentsctl "
+            f"deploy {name} RELEASE creates it{other}"
+        )
+    served = read_served(client, compared)
+    organization_id = client.auth.me().organization_id
+    entries = files.lock.for_organization(organization_id)
+    return served, compare_served(files.local, entries, served)
+
+
 def status(ctx: Context, args: argparse.Namespace) -> int:
     if args.env is not None and args.directory is None:
         raise CtlError("--env names the environment to compare DIR with: pass DIR too")
-    directory = _directory(args.directory, must_exist=True) if args.directory else None
-    if directory is not None:
-        local, lock = _read_files(ctx, directory), _read_lock(directory)
-    compared_name: str = args.env or DEFAULT_ENVIRONMENT
+    files: DirectoryFiles | None = None
+    if args.directory is not None:
+        path = _directory(args.directory, must_exist=True)
+        files = DirectoryFiles(path, _read_files(ctx, path), _read_lock(path))
     with ctx.connect(args) as client:
         environments = client.environments.list()
-        if directory is not None:
-            compared = next((e for e in environments if e.name == compared_name), None)
-            if compared is None:
-                other = "" if args.env else " (or pass --env)"
-                raise CtlError(
-                    f"there is no environment named {compared_name!r} to compare {directory} "
-                    f"with: agentsctl deploy {compared_name} RELEASE creates it{other}"
-                )
-            served = read_served(client, compared)
-            organization_id = client.auth.me().organization_id
-            mismatches = compare_served(local, lock.for_organization(organization_id), served)
-    if directory is None:
+        compared = (
+            None
+            if files is None
+            else _compare_directory(
+                client,
+                files,
+                args.env or DEFAULT_ENVIRONMENT,
+                environments,
+                named=args.env is not None,
+            )
+        )
+    if files is None or compared is None:
         if args.json:
             _say_json(ctx, {"environments": environments})
         else:
             ctx.say(*render_status(environments))
         return EXIT_OK
+    served, mismatches = compared
     if args.json:
-        _say_json(
-            ctx,
-            {
-                "environments": environments,
-                "directory": {
-                    "path": str(directory),
-                    "environment": compared_name,
-                    "release": served.release.number,
-                    "matches": not mismatches,
-                    "differences": mismatches,
-                },
-            },
-        )
+        directory = {
+            "path": str(files.path),
+            "environment": served.environment.name,
+            "release": served.release.number,
+            "matches": not mismatches,
+            "differences": mismatches,
+        }
+        _say_json(ctx, {"environments": environments, "directory": directory})
     else:
         ctx.say(*render_status(environments), "")
-        ctx.say(*render_served(served, mismatches, directory=str(directory)))
+        ctx.say(*render_served(served, mismatches, directory=str(files.path)))
     return EXIT_DIFFERENT if mismatches else EXIT_OK
 
 
