@@ -460,7 +460,7 @@ class DirectoryFiles:
 
 
 def _directory_agents(ctx: Context, files: DirectoryFiles, state: ServerState) -> dict[UUID, int]:
-    """The agents the files of ``directory`` stand for, with their versions, when the server
+    """The agents ``files`` stand for, with their versions, when the server
     holds exactly what the files say; otherwise an error (a release holds server versions, so
     releasing files not yet applied would release something else)."""
     directory = files.path
