@@ -1,5 +1,5 @@
 """``agentsctl``: an organization's agents as files in a directory, kept in git and applied from
-CI.
+CI; then released and deployed to environments.
 
 The pieces, from the files to the server:
 
@@ -12,6 +12,8 @@ The pieces, from the files to the server:
 * :mod:`~agents_client.ctl.plan` computes, from those three values alone, what ``apply`` would
   do (no I/O: tested without a server);
 * :mod:`~agents_client.ctl.applier` carries a plan out through the SDK;
-* :mod:`~agents_client.ctl.report` renders plans and outcomes as text;
-* :mod:`~agents_client.ctl.cli` is the command line.
+* :mod:`~agents_client.ctl.served` compares the files with the release an environment serves;
+* :mod:`~agents_client.ctl.report` renders plans, releases, environments and outcomes as text;
+* :mod:`~agents_client.ctl.cli` is the command line, releases and environments included
+  (``release create``, ``deploy``, ``promote``, ``rollback``, ``status``: thin over the SDK).
 """

@@ -1,14 +1,16 @@
 """The ``agentsctl`` command line.
 
-Exit status: 0 done (``diff``: in sync), 1 error or refusal (nothing written unless the message
-says what was), 2 (``diff``) the files and the server differ, 130 interrupted. Every error is
-one line naming the problem and the fix; a bad agent file is one line per problem,
-``path:line: message``.
+Exit status: 0 done (``diff``: in sync; ``status DIR``: the files match), 1 error or refusal
+(nothing written unless the message says what was), 2 the files and the server differ
+(``diff``) or the files and what an environment serves (``status DIR``), 130 interrupted. Every
+error is one line naming the problem and the fix; a bad agent file is one line per problem,
+``path:line: message``. ``--json`` prints a command's outcome as one line of JSON instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -16,8 +18,10 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Final, TextIO
+from uuid import UUID
 
 import httpx
+import msgspec
 
 from agents_client.client import AgentsClient
 from agents_client.ctl.agent_files import (
@@ -30,8 +34,18 @@ from agents_client.ctl.agent_files import (
 )
 from agents_client.ctl.applier import Applier, ApplyFailed
 from agents_client.ctl.lock import Lock, LockEntry, LockError, digests, read_lock, write_lock
-from agents_client.ctl.plan import Plan, PlanError, make_plan, unapplied_changes
-from agents_client.ctl.report import count, render_plan, render_problems, render_steps
+from agents_client.ctl.plan import Plan, PlanError, make_plan, name_key, unapplied_changes
+from agents_client.ctl.report import (
+    count,
+    render_move,
+    render_plan,
+    render_problems,
+    render_release,
+    render_served,
+    render_status,
+    render_steps,
+)
+from agents_client.ctl.served import Mismatch, Served, compare_served, read_served
 from agents_client.ctl.server import ServerChanging, ServerState, read_server
 from agents_client.errors import (
     AgentsError,
@@ -40,11 +54,28 @@ from agents_client.errors import (
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
+    EmptyReleaseError,
+    EnvironmentNotFoundError,
+    InvalidAgentsError,
+    InvalidEnvironmentError,
+    InvalidReleaseError,
+    NothingToRollBackError,
+    NotInHistoryError,
     PermissionDeniedError,
     RateLimitError,
+    RevisionMismatchError,
     ServerError,
 )
-from agents_core.schemas import Role
+from agents_core.schemas import (
+    ENVIRONMENT_NAME,
+    MAX_INT32,
+    MAX_RELEASE_MESSAGE,
+    Canary,
+    Environment,
+    EnvironmentPut,
+    ReleaseCreate,
+    Role,
+)
 
 __all__ = ["main"]
 
@@ -52,6 +83,9 @@ EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
 EXIT_DIFFERENT: Final = 2
 EXIT_INTERRUPTED: Final = 130
+
+DEFAULT_ENVIRONMENT: Final = "production"
+"""The environment ``status DIR`` compares the files with, unless ``--env`` names another."""
 
 try:
     VERSION = version("agents-client")
@@ -358,6 +392,328 @@ def apply(ctx: Context, args: argparse.Namespace) -> int:
         return EXIT_OK
 
 
+# -- releases and environments ------------------------------------------------------------------
+
+
+def _say_json(ctx: Context, value: object) -> None:
+    ctx.say(msgspec.json.encode(value).decode())
+
+
+def _new_environment_name(name: str) -> str:
+    """A name an environment can be created under (the API's pattern), checked before asking."""
+    if ENVIRONMENT_NAME.fullmatch(name) is None:
+        raise CtlError(
+            f"{name!r} is not an environment name: use lower-case letters, digits, '-' and '_', "
+            "starting with a letter or digit, at most 63 characters (e.g. production)"
+        )
+    return name
+
+
+def _no_environment(name: str) -> CtlError:
+    return CtlError(f"there is no environment named {name!r}: agentsctl status lists them")
+
+
+def _find_environment(client: AgentsClient, name: str) -> Environment | None:
+    try:
+        return client.environments.get(name)
+    except EnvironmentNotFoundError:
+        return None
+
+
+def _report_move(
+    ctx: Context, args: argparse.Namespace, before: Environment | None, after: Environment
+) -> int:
+    if args.json:
+        changed = before is None or before.revision != after.revision
+        _say_json(ctx, {"changed": changed, "previous": before, "environment": after})
+    else:
+        ctx.say(render_move(before, after))
+    return EXIT_OK
+
+
+def _agent_ids(state: ServerState, names: Sequence[str]) -> list[UUID]:
+    """The ids of the agents named (compared ignoring case, as the API compares names), each
+    once; an unknown name is an error naming it before anything is written."""
+    by_key = {name_key(agent.config.name): agent for agent in state.agents}
+    unknown = [name for name in dict.fromkeys(names) if name_key(name) not in by_key]
+    if unknown:
+        described = []
+        for name in unknown:
+            close = difflib.get_close_matches(name_key(name), list(by_key), n=1)
+            hint = f" (did you mean {by_key[close[0]].config.name!r}?)" if close else ""
+            described.append(f"{name!r}{hint}")
+        noun = "agent" if len(unknown) == 1 else "agents"
+        raise CtlError(
+            f"no active {noun} named {', '.join(described)}: check the spelling (agentsctl "
+            "pull writes a file for every agent); nothing was released"
+        )
+    return list(dict.fromkeys(by_key[name_key(name)].id for name in names))
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryFiles:
+    """A directory's agent files and lock, read before anything is asked of the server."""
+
+    path: Path
+    local: list[LocalAgent]
+    lock: Lock
+
+
+def _directory_agents(ctx: Context, files: DirectoryFiles, state: ServerState) -> dict[UUID, int]:
+    """The agents ``files`` stand for, with their versions, when the server
+    holds exactly what the files say; otherwise an error (a release holds server versions, so
+    releasing files not yet applied would release something else)."""
+    directory = files.path
+    if not files.local:
+        raise CtlError(
+            f"{directory} holds no agent files: agentsctl pull {directory} writes them; "
+            "nothing was released"
+        )
+    plan = _make_plan(ctx, files.local, files.lock, state, prune=False, force=False)
+    unapplied = [
+        f"{len(plan.creates)} to create" if plan.creates else "",
+        f"{len(plan.updates)} to update" if plan.updates else "",
+        count(len(plan.conflicts), "conflict") if plan.conflicts else "",
+    ]
+    if any(unapplied):
+        raise CtlError(
+            f"{directory} does not match the server ({', '.join(filter(None, unapplied))}): "
+            f"agentsctl apply {directory} first (agentsctl diff {directory} shows the plan); "
+            "nothing was released"
+        )
+    return {unchanged.agent.id: unchanged.agent.version for unchanged in plan.unchanged}
+
+
+def _inactive_agents(error: InvalidAgentsError, ids: Sequence[UUID], state: ServerState) -> str:
+    names = {agent.id: agent.config.name for agent in state.agents}
+    gone = []
+    for field_error in error.errors:
+        index = field_error.field.removeprefix("agents[").removesuffix("]")
+        if index.isdigit() and int(index) < len(ids):
+            gone.append(repr(names.get(ids[int(index)], str(ids[int(index)]))))
+    which = ", ".join(gone) or "some of those agents"
+    verb = "is no longer an active agent" if len(gone) == 1 else "are no longer active agents"
+    return (
+        f"{which} {verb} (deleted meanwhile): check the names and run again; nothing was released"
+    )
+
+
+def release_create(ctx: Context, args: argparse.Namespace) -> int:
+    message: str | None = args.message
+    if message is not None and len(message) > MAX_RELEASE_MESSAGE:
+        raise CtlError(
+            f"the message has {len(message)} characters: a release's message has at most "
+            f"{MAX_RELEASE_MESSAGE}"
+        )
+    if message is not None and "\x00" in message:
+        raise CtlError("the message holds a NUL character: remove it")
+    if args.agents and args.dir:
+        raise CtlError(
+            "--agent and --dir were both given: pass one (--dir releases the agents of the "
+            "directory's files)"
+        )
+    files: DirectoryFiles | None = None
+    if args.dir:
+        path = _directory(args.dir, must_exist=True)
+        files = DirectoryFiles(path, _read_files(ctx, path), _read_lock(path))
+    with ctx.connect(args) as client:
+        ids: list[UUID] | None = None
+        expected: dict[UUID, int] = {}
+        state: ServerState | None = None
+        if args.agents or files is not None:
+            state = read_server(client)
+            if files is not None:
+                expected = _directory_agents(ctx, files, state)
+                ids = list(expected)
+            else:
+                ids = _agent_ids(state, args.agents)
+        try:
+            release = client.releases.create(ReleaseCreate(message=message, agents=ids))
+        except InvalidAgentsError as exc:
+            assert ids is not None
+            assert state is not None
+            raise CtlError(_inactive_agents(exc, ids, state)) from None
+        except EmptyReleaseError:
+            raise CtlError(
+                "the organization has no active agent to release: create agents first "
+                "(agentsctl apply DIR)"
+            ) from None
+    if args.json:
+        _say_json(ctx, release)
+    else:
+        ctx.say(*render_release(release, named=None if ids is None else set(ids)))
+    moved = [
+        f"{member.name!r} (version {expected[member.agent_id]} → {member.version})"
+        for member in release.agents
+        if member.agent_id in expected and member.version != expected[member.agent_id]
+    ]
+    if moved:
+        assert files is not None
+        raise CtlError(
+            f"release {release.number} does not match {files.path}: {', '.join(moved)} changed "
+            f"on the server while it was made; do not deploy it (agentsctl diff {files.path} "
+            "shows the change)"
+        )
+    return EXIT_OK
+
+
+def _missing_releases(client: AgentsClient, error: InvalidReleaseError, put: EnvironmentPut) -> str:
+    fields = {field_error.field for field_error in error.errors}
+    missing = []
+    if "release" in fields or not fields:
+        missing.append(f"release {put.release}")
+    if "canary.release" in fields and put.canary is not None:
+        missing.append(f"canary release {put.canary.release}")
+    latest = client.releases.list(limit=1)
+    newest = (
+        f"the latest is release {latest.items[0].number}" if latest.items else "there is none yet"
+    )
+    verb = "does" if len(missing) == 1 else "do"
+    return (
+        f"{' and '.join(missing)} {verb} not exist ({newest}): pick an existing release, or "
+        "make one with agentsctl release create; nothing was deployed"
+    )
+
+
+def deploy(ctx: Context, args: argparse.Namespace) -> int:
+    name = _new_environment_name(args.environment)
+    canary: Canary | None = None
+    if args.weight is not None and args.canary is None:
+        raise CtlError(
+            "--weight is the canary's share of calls: pass it with --canary RELEASE "
+            "(or leave both out to serve RELEASE to every call)"
+        )
+    if args.canary is not None:
+        if args.weight is None:
+            raise CtlError(
+                f"--canary {args.canary} needs --weight N: the percent of calls (1 to 99) it serves"
+            )
+        if not 1 <= args.weight <= 99:
+            raise CtlError(
+                f"--weight {args.weight}: a canary serves 1 to 99 percent of calls (to serve it "
+                f"to every call, deploy it: agentsctl deploy {name} {args.canary})"
+            )
+        canary = Canary(release=args.canary, weight=args.weight)
+    put = EnvironmentPut(release=args.release, canary=canary)
+    with ctx.connect(args) as client:
+        before = _find_environment(client, name)
+        try:
+            after = client.environments.put(name, put)
+        except InvalidReleaseError as exc:
+            raise CtlError(_missing_releases(client, exc, put)) from None
+    return _report_move(ctx, args, before, after)
+
+
+def promote(ctx: Context, args: argparse.Namespace) -> int:
+    target = _new_environment_name(args.target)
+    with ctx.connect(args) as client:
+        before = _find_environment(client, target)
+        try:
+            after = client.environments.promote(target, from_=args.source)
+        except InvalidEnvironmentError:
+            raise CtlError(
+                f"there is no environment named {args.source!r} to promote from: agentsctl "
+                "status lists them"
+            ) from None
+    return _report_move(ctx, args, before, after)
+
+
+def rollback(ctx: Context, args: argparse.Namespace) -> int:
+    name: str = args.environment
+    wanted: int | None = args.release
+    with ctx.connect(args) as client:
+        before = _find_environment(client, name)
+        if before is None:
+            raise _no_environment(name)
+        try:
+            # The revision just read: "the release before the current one" is relative, so a
+            # move by someone else meanwhile must not be undone instead.
+            after = client.environments.rollback(name, wanted, expected_revision=before.revision)
+        except NothingToRollBackError:
+            raise CtlError(
+                f"{name} has served no release but release {before.release}: nothing to roll "
+                f"back to (agentsctl deploy {name} RELEASE moves it)"
+            ) from None
+        except NotInHistoryError:
+            served = sorted({move.release for move in client.environments.iter_history(name)})
+            raise CtlError(
+                f"{name} never served release {wanted}: roll back to one it served "
+                f"({', '.join(map(str, served))}), or agentsctl deploy {name} {wanted}"
+            ) from None
+        except RevisionMismatchError:
+            raise CtlError(
+                f"{name} moved while agentsctl was rolling it back: nothing was changed; check "
+                "agentsctl status and run again"
+            ) from None
+        except EnvironmentNotFoundError:
+            raise _no_environment(name) from None
+    return _report_move(ctx, args, before, after)
+
+
+def _compare_directory(
+    client: AgentsClient,
+    files: DirectoryFiles,
+    name: str,
+    environments: list[Environment],
+    *,
+    named: bool,
+) -> tuple[Served, list[Mismatch]]:
+    """What environment ``name`` serves, and how the files differ from it."""
+    compared = next((e for e in environments if e.name == name), None)
+    if compared is None:
+        other = "" if named else " (or pass --env)"
+        raise CtlError(
+            f"there is no environment named {name!r} to compare {files.path} with: agentsctl "
+            f"deploy {name} RELEASE creates it{other}"
+        )
+    served = read_served(client, compared)
+    organization_id = client.auth.me().organization_id
+    entries = files.lock.for_organization(organization_id)
+    return served, compare_served(files.local, entries, served)
+
+
+def status(ctx: Context, args: argparse.Namespace) -> int:
+    if args.env is not None and args.directory is None:
+        raise CtlError("--env names the environment to compare DIR with: pass DIR too")
+    files: DirectoryFiles | None = None
+    if args.directory is not None:
+        path = _directory(args.directory, must_exist=True)
+        files = DirectoryFiles(path, _read_files(ctx, path), _read_lock(path))
+    with ctx.connect(args) as client:
+        environments = client.environments.list()
+        compared = (
+            None
+            if files is None
+            else _compare_directory(
+                client,
+                files,
+                args.env or DEFAULT_ENVIRONMENT,
+                environments,
+                named=args.env is not None,
+            )
+        )
+    if files is None or compared is None:
+        if args.json:
+            _say_json(ctx, {"environments": environments})
+        else:
+            ctx.say(*render_status(environments))
+        return EXIT_OK
+    served, mismatches = compared
+    if args.json:
+        directory = {
+            "path": str(files.path),
+            "environment": served.environment.name,
+            "release": served.release.number,
+            "matches": not mismatches,
+            "differences": mismatches,
+        }
+        _say_json(ctx, {"environments": environments, "directory": directory})
+    else:
+        ctx.say(*render_status(environments), "")
+        ctx.say(*render_served(served, mismatches, directory=str(files.path)))
+    return EXIT_DIFFERENT if mismatches else EXIT_OK
+
+
 # -- the parser ---------------------------------------------------------------------------------
 
 
@@ -408,6 +764,97 @@ def _apply_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _release_number(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_INT32:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a release number (1, 2, 3 …)")
+    return number
+
+
+def _json_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the outcome as one line of JSON (the API's objects) instead of text",
+    )
+
+
+def _release_create_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-m", "--message", help=f"what the release is (at most {MAX_RELEASE_MESSAGE} characters)"
+    )
+    parser.add_argument(
+        "--agent",
+        dest="agents",
+        metavar="NAME",
+        action="extend",
+        nargs="+",
+        help="release only these agents (by name, ignoring case) and those they hand off to",
+    )
+    parser.add_argument(
+        "--dir",
+        metavar="DIR",
+        help="release exactly the agents of DIR's agent files (refused unless they match the "
+        "server)",
+    )
+    _json_argument(parser)
+
+
+def _deploy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("environment", metavar="ENV", help="the environment, e.g. production")
+    parser.add_argument(
+        "release", metavar="RELEASE", type=_release_number, help="the release's number"
+    )
+    parser.add_argument(
+        "--canary",
+        metavar="RELEASE",
+        type=_release_number,
+        help="a second release, serving --weight percent of calls",
+    )
+    parser.add_argument(
+        "--weight",
+        metavar="N",
+        type=int,
+        help="the percent of calls (1 to 99) the canary serves; only with --canary",
+    )
+    _json_argument(parser)
+
+
+def _promote_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="FROM", help="the environment to take the release of")
+    parser.add_argument("target", metavar="TO", help="the environment to move")
+    _json_argument(parser)
+
+
+def _rollback_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("environment", metavar="ENV", help="the environment to move back")
+    parser.add_argument(
+        "--release",
+        metavar="N",
+        type=_release_number,
+        help="the release to go back to (one ENV served before; default: the one before)",
+    )
+    _json_argument(parser)
+
+
+def _status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "directory",
+        metavar="DIR",
+        nargs="?",
+        help="a directory of agent files to compare with what an environment serves",
+    )
+    parser.add_argument(
+        "--env",
+        metavar="ENV",
+        help=f"the environment to compare DIR with (default: {DEFAULT_ENVIRONMENT})",
+    )
+    _json_argument(parser)
+
+
 COMMANDS: Final[tuple[Command, ...]] = (
     Command(
         "pull",
@@ -437,9 +884,56 @@ COMMANDS: Final[tuple[Command, ...]] = (
         _apply_arguments,
         apply,
     ),
-    # The release and environment commands (release create, deploy, promote, rollback, status)
-    # are added to this table once the SDK has ``client.releases`` and ``client.environments``.
+    Command(
+        "release create",
+        "release the organization's agents at their current versions",
+        "Make a release: every active agent at its current version, or (--agent) the agents "
+        "named and every agent they hand off to, or (--dir) exactly the agents of a directory's "
+        "files, which must match the server (apply them first). Prints the release's number "
+        "and its agents.",
+        _release_create_arguments,
+        release_create,
+    ),
+    Command(
+        "deploy",
+        "make an environment serve a release",
+        "Point ENV (created if new) at RELEASE, optionally with a canary: another release "
+        "serving WEIGHT percent of calls. Deploying what ENV already serves changes nothing.",
+        _deploy_arguments,
+        deploy,
+    ),
+    Command(
+        "promote",
+        "make an environment serve what another one serves",
+        "Point TO (created if new) at the release FROM serves; FROM's canary is not taken, "
+        "TO's is cleared.",
+        _promote_arguments,
+        promote,
+    ),
+    Command(
+        "rollback",
+        "move an environment back to a release it served",
+        "Move ENV back to the release it served before its current one (twice in a row goes "
+        "back and forth), or to --release N, one it served before. The canary is cleared.",
+        _rollback_arguments,
+        rollback,
+    ),
+    Command(
+        "status",
+        "show the environments and what each serves",
+        "A table of the environments: release, canary (release and percent of calls), "
+        "revision, last move. With DIR, also whether DIR's agent files match the release "
+        f"{DEFAULT_ENVIRONMENT} (or --env) serves: exit status 0 when they match, 2 when they "
+        "differ.",
+        _status_arguments,
+        status,
+    ),
 )
+
+GROUPS: Final[dict[str, tuple[str, str]]] = {
+    "release": ("make releases", "Releases: immutable sets of agents, each at a version."),
+}
+"""Commands named ``<group> <name>``: the group's summary and description."""
 
 
 def _connection_arguments(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -467,10 +961,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"agentsctl {VERSION}")
     _connection_arguments(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups: dict[str, argparse._SubParsersAction[argparse.ArgumentParser]] = {}
     for command in COMMANDS:
-        sub = commands.add_parser(
-            command.name, help=command.summary, description=command.description
-        )
+        group, _, name = command.name.rpartition(" ")
+        parent = commands
+        if group:
+            if group not in groups:
+                summary_text, description = GROUPS[group]
+                group_parser = commands.add_parser(
+                    group, help=summary_text, description=description
+                )
+                groups[group] = group_parser.add_subparsers(
+                    dest=f"{group}_command", metavar="COMMAND", required=True
+                )
+            parent = groups[group]
+        sub = parent.add_parser(name, help=command.summary, description=command.description)
         command.arguments(sub)
         _connection_arguments(sub, defaults=False)
         sub.set_defaults(run=command.run)
