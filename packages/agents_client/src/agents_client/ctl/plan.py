@@ -86,14 +86,15 @@ class FieldChange:
 
 @dataclass(frozen=True, slots=True)
 class Create:
+    """A file's agent to create (or, as an :class:`Update`, to change)."""
+
     file: str
     config: AgentExport
     targets: tuple[Target, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class Update:
-    file: str
+class Update(Create):
     agent_id: UUID
     name: str
     """The agent's name on the server now."""
@@ -103,8 +104,6 @@ class Update:
     """Sent as ``If-Match``: the lock's version (the server's for an agent the lock does not
     know, or when ``force`` writes over a conflict)."""
     changes: tuple[FieldChange, ...]
-    config: AgentExport
-    targets: tuple[Target, ...]
     forced: bool = False
 
 

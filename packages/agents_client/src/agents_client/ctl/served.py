@@ -15,30 +15,22 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from uuid import UUID
 
 from agents_client.client import AgentsClient
 from agents_client.ctl.agent_files import MEMBERS, LocalAgent, normalized
 from agents_client.ctl.lock import LockEntry, digests
 from agents_client.ctl.plan import name_key
+from agents_client.ctl.server import ServerAgent
 from agents_core.schemas import AgentExport, Environment, Release
 
 __all__ = ["Mismatch", "MismatchKind", "Served", "compare_served", "read_served"]
 
 
 @dataclass(frozen=True, slots=True)
-class ServedAgent:
-    agent_id: UUID
-    version: int
-    config: AgentExport
-    """Normalized, handoff targets by their names in the release."""
-
-
-@dataclass(frozen=True, slots=True)
 class Served:
     environment: Environment
     release: Release
-    agents: tuple[ServedAgent, ...]
+    agents: tuple[ServerAgent, ...]
     """In the release's order (by name)."""
 
 
@@ -71,10 +63,12 @@ def read_served(client: AgentsClient, environment: Environment) -> Served:
     for member in release.agents:
         pinned = client.releases.agent(release.number, member.agent_id)
         agents.append(
-            ServedAgent(
-                agent_id=member.agent_id,
+            ServerAgent(
+                id=member.agent_id,
                 version=member.version,
+                # Normalized, handoff targets by their names in the release.
                 config=normalized(AgentExport.of(pinned, names)),
+                handoff_ids=tuple(pinned.handoff_targets),
             )
         )
     return Served(environment=environment, release=release, agents=tuple(agents))
@@ -85,8 +79,8 @@ def compare_served(
 ) -> list[Mismatch]:
     """Every difference between the files and the served release: files first (by file name),
     then members without a file (by name). ``entries`` are the lock's, for this organization."""
-    by_id = {agent.agent_id: agent for agent in served.agents}
-    claimed: dict[str, ServedAgent] = {}
+    by_id = {agent.id: agent for agent in served.agents}
+    claimed: dict[str, ServerAgent] = {}
     for agent in local:
         entry = entries.get(agent.file)
         if entry is not None and entry.id in by_id:
@@ -96,7 +90,7 @@ def compare_served(
         if agent.file not in claimed:
             found = by_key.pop(name_key(agent.config.name), None)
             if found is not None:
-                del by_id[found.agent_id]
+                del by_id[found.id]
                 claimed[agent.file] = found
 
     mismatches: list[Mismatch] = []
