@@ -42,8 +42,8 @@ _LEGACY_PREFIX: Final = "ev1_"
 _MAX_ID: Final = 2**63 - 1
 
 
-class InvalidCursor(InvalidInput):
-    code = "invalid_cursor"
+class InvalidCursor(InvalidInput, code="invalid_cursor"):
+    """An ``after`` that is not a cursor this feed gave out."""
 
     def __init__(self, field: str = "after") -> None:
         super().__init__(
