@@ -54,14 +54,16 @@ class _Declared(Generic[P, BuiltT, SyncT, AsyncT]):
     of the builder's own parameters that returns ``SyncT`` on a sync sender and ``AsyncT`` on an
     async one (see :meth:`_bind`), cached on the resource."""
 
-    def __init__(self, route: Route, build: Builder[P, BuiltT]) -> None:
+    def __init__(self, route: Route, build: Builder[P, BuiltT], doc: str | None = None) -> None:
         self.route = route
         self.build = build
         self.name = build.__name__
-        self.__doc__ = build.__doc__
+        self.qualname = build.__qualname__
+        self.__doc__ = build.__doc__ if doc is None else doc
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self.name = name
+        self.qualname = f"{owner.__qualname__}.{name}"
 
     @overload
     def __get__(self, obj: None, owner: type[Any] | None = None) -> Self: ...
@@ -81,10 +83,10 @@ class _Declared(Generic[P, BuiltT, SyncT, AsyncT]):
         if obj is None:
             return self
         bound = self._bind(obj)
-        # Present it as the builder (name, docs, signature without ``self, route``).
-        bound.__name__ = self.build.__name__
-        bound.__qualname__ = self.build.__qualname__
-        bound.__doc__ = self.build.__doc__
+        # Present it as the method declared (name, docs, signature without ``self, route``).
+        bound.__name__ = self.name
+        bound.__qualname__ = self.qualname
+        bound.__doc__ = self.__doc__
         signature = inspect.signature(self.build)
         parameters = list(signature.parameters.values())[2:]
         bound.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
@@ -99,6 +101,10 @@ class _Declared(Generic[P, BuiltT, SyncT, AsyncT]):
 
 class Endpoint(_Declared[P, RequestSpec[T], T, Coroutine[Any, Any, T]]):
     """A resource method that sends one request."""
+
+    def sent_as(self, method: HTTPMethod, doc: str) -> Endpoint[P, T]:
+        """The same request sent with another method, as another resource method."""
+        return Endpoint(Route(method, self.route.path), self.build, doc)
 
     def _bind(self, obj: Resource[SyncSender] | Resource[AsyncSender]) -> Callable[..., Any]:
         build, route, sender = self.build, self.route, obj._sender

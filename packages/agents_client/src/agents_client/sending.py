@@ -27,6 +27,7 @@ from agents_client.spec import ItemT, PageT, PageWalk, RequestSpec, T
 __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
+    "VERSION",
     "AsyncSender",
     "Exchange",
     "SenderBase",
@@ -49,11 +50,17 @@ MAX_RETRY_DELAY: Final = 8.0
 MAX_RETRY_AFTER: Final = 60.0
 """A ``Retry-After`` longer than this is not waited for; the normal backoff applies instead."""
 
-try:
-    _VERSION = version("agents-client")
-except PackageNotFoundError:  # running from a source tree without metadata
-    _VERSION = "0"
-USER_AGENT: Final = f"agents-client/{_VERSION} httpx/{httpx.__version__}"
+
+def _installed_version() -> str:
+    try:
+        return version("agents-client")
+    except PackageNotFoundError:  # running from a source tree without metadata
+        return "0"
+
+
+VERSION: Final = _installed_version()
+"""The installed SDK's version, as its ``User-Agent`` tells the API."""
+USER_AGENT: Final = f"agents-client/{VERSION} httpx/{httpx.__version__}"
 
 
 def backoff_delay(attempt: int) -> float:
