@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from agents_core.api_keys.repository import ApiKeyRepository, hash_api_key
-from agents_core.db import Connection
 from agents_core.errors import ApiKeyNotFound
 from agents_core.principal import Principal
 from agents_core.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from agents_core.service import Service
 
 __all__ = [
     "KEY_PREFIX",
@@ -28,11 +28,10 @@ def looks_like_api_key(token: str) -> bool:
     return token.startswith(KEY_PREFIX)
 
 
-class ApiKeyService:
-    __slots__ = ("keys",)
+class ApiKeyService(Service):
+    """API keys of an organization, on one connection."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.keys = ApiKeyRepository(conn)
+    keys: ApiKeyRepository
 
     async def create(
         self, organization_id: UUID, data: ApiKeyCreate, *, created_by: UUID | None

@@ -24,11 +24,11 @@ from sqlalchemy import (
     update,
 )
 
-from agents_core.db import Query, Repository, RowShape, insert_into, new_values
+from agents_core.db import Query, Repository, RowShape, Violations, insert_into, new_values
 from agents_core.db.models import ENVIRONMENT_NAME_CONSTRAINT, Environment, EnvironmentMove
 from agents_core.db.types import AnyOf
 from agents_core.environments.routing import Serving
-from agents_core.errors import ConstraintViolation, EnvironmentNameTaken, EnvironmentNotFound
+from agents_core.errors import EnvironmentNameTaken, EnvironmentNotFound
 from agents_core.releases import pinned
 from agents_core.releases.pinned import MEMBER_NAMED, PinnedMemberNamed, with_members
 from agents_core.schemas import Canary
@@ -237,6 +237,8 @@ _SERVING = Query(
 _SERVING_WIDTH = len(SERVING.fields)
 _MEMBER_AT = _SERVING_WIDTH + 1 + MEMBER_NAMED.fields.index("agent_id")
 
+_NAME_TAKEN: Violations = {ENVIRONMENT_NAME_CONSTRAINT: lambda _: EnvironmentNameTaken()}
+
 
 class EnvironmentRepository(Repository):
     async def all(self, organization_id: UUID) -> list[EnvironmentRow]:
@@ -255,10 +257,10 @@ class EnvironmentRepository(Repository):
 
     async def get(self, organization_id: UUID, name: str, *, lock: bool = False) -> EnvironmentRow:
         """The environment (see :meth:`find`), or :class:`EnvironmentNotFound`."""
-        found = await self.find(organization_id, name, lock=lock)
-        if found is None:
-            raise EnvironmentNotFound()
-        return found
+        params = {"organization_id": organization_id, "name": name}
+        return await ENVIRONMENT.get(
+            self.conn, _LOCK if lock else _GET, params, EnvironmentNotFound
+        )
 
     async def existing_releases(self, organization_id: UUID, numbers: Sequence[int]) -> set[int]:
         rows = await self.conn.fetch(
@@ -278,34 +280,28 @@ class EnvironmentRepository(Repository):
     ) -> EnvironmentRow:
         """A new environment at revision 1; :class:`EnvironmentNameTaken` when a concurrent
         writer created one of that name first."""
-        try:
-            inserted = await ENVIRONMENT.one(
-                self.conn,
-                _INSERT,
-                new_values(
-                    now,
-                    id=environment_id,
-                    organization_id=organization_id,
-                    name=name,
-                    release=target.release,
-                    canary_release=target.canary_release,
-                    canary_weight=target.canary_weight,
-                    revision=1,
-                    updated_by=actor_id,
-                ),
-            )
-        except ConstraintViolation as exc:
-            if exc.constraint == ENVIRONMENT_NAME_CONSTRAINT:
-                raise EnvironmentNameTaken() from None
-            raise
-        assert inserted is not None
-        return inserted
+        return await ENVIRONMENT.written(
+            self.conn,
+            _INSERT,
+            new_values(
+                now,
+                id=environment_id,
+                organization_id=organization_id,
+                name=name,
+                release=target.release,
+                canary_release=target.canary_release,
+                canary_weight=target.canary_weight,
+                revision=1,
+                updated_by=actor_id,
+            ),
+            _NAME_TAKEN,
+        )
 
     async def move(
         self, current: EnvironmentRow, target: Target, *, actor_id: UUID | None, now: datetime
     ) -> EnvironmentRow:
         """Point the (locked) environment at ``target`` as its next revision."""
-        moved = await ENVIRONMENT.one(
+        return await ENVIRONMENT.written(
             self.conn,
             _UPDATE,
             new_values(
@@ -318,8 +314,6 @@ class EnvironmentRepository(Repository):
             )
             | {"environment_id": current.id},
         )
-        assert moved is not None
-        return moved
 
     async def delete(self, environment_id: UUID) -> None:
         """The environment and its history."""

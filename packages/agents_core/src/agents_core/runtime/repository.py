@@ -28,7 +28,13 @@ from agents_core.environments.repository import SERVING, EnvironmentRepository, 
 from agents_core.environments.routing import Serving
 from agents_core.errors import AgentNotFound, EnvironmentNotFound, VersionNotFound
 from agents_core.releases import pinned
-from agents_core.releases.pinned import MEMBER, MEMBER_NAMED, PinnedMember, with_members
+from agents_core.releases.pinned import (
+    MEMBER,
+    MEMBER_NAMED,
+    PinnedMember,
+    PinnedMemberNamed,
+    with_members,
+)
 from agents_core.runtime.definitions import AgentDefinition, AgentGraph, Handoff
 from agents_core.schemas import CONFIG_FIELDS, AgentConfig
 
@@ -210,6 +216,20 @@ def _definition(
     )
 
 
+def _released_definition(
+    organization_id: UUID, release: int, member: PinnedMemberNamed
+) -> AgentDefinition:
+    """An agent as ``release`` pins it, its handoff targets named as the release names them."""
+    return _definition(
+        member.agent_id,
+        organization_id,
+        member.version,
+        member.pinned(),
+        member.handoff_names(),
+        release,
+    )
+
+
 def _ordered(
     entry_id: UUID, definitions: dict[UUID, AgentDefinition], release: int | None = None
 ) -> AgentGraph:
@@ -271,13 +291,12 @@ class CatalogRepository(Repository):
     ) -> LoadedDefinition:
         """The active agent, live (``version`` is ``None`` or its current version) or as saved
         at ``version``, with its handoff targets' names. One round trip."""
-        found = await DEFINITION.one(
+        found = await DEFINITION.get(
             self.conn,
             _DEFINITION,
             {"organization_id": organization_id, "agent_id": agent_id, "version": version},
+            AgentNotFound,
         )
-        if found is None:
-            raise AgentNotFound()
         names = {UUID(key): name for key, name in (found.target_names or {}).items()}
         if version is None or version == found.current_version:
             config, version = found.config(), found.current_version
@@ -308,21 +327,13 @@ class CatalogRepository(Repository):
         self, organization_id: UUID, release: int, agent_id: UUID
     ) -> AgentDefinition:
         """The agent as release ``release`` pins it. One round trip."""
-        member = await MEMBER_NAMED.one(
+        member = await MEMBER_NAMED.get(
             self.conn,
             _RELEASED,
             {"organization_id": organization_id, "number": release, "agent_id": agent_id},
+            AgentNotFound,
         )
-        if member is None:
-            raise AgentNotFound()
-        return _definition(
-            agent_id,
-            organization_id,
-            member.version,
-            member.pinned(),
-            member.handoff_names(),
-            release,
-        )
+        return _released_definition(organization_id, release, member)
 
     async def served_definitions(
         self, organization_id: UUID, environment: str, agent_id: UUID
@@ -335,14 +346,7 @@ class CatalogRepository(Repository):
         return ServedDefinitions(
             served.serving,
             {
-                release: _definition(
-                    agent_id,
-                    organization_id,
-                    member.version,
-                    member.pinned(),
-                    member.handoff_names(),
-                    release,
-                )
+                release: _released_definition(organization_id, release, member)
                 for release, member in served.members.items()
             },
         )
