@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import TypeVar, cast
 from uuid import UUID
 
 import msgspec
@@ -67,16 +67,27 @@ def serves(environment: FromClause, release: FromClause) -> ColumnElement[bool]:
     )
 
 
-def _canary(release: int | None, weight: int | None) -> Canary | None:
-    return None if release is None or weight is None else Canary(release=release, weight=weight)
-
-
 class Target(msgspec.Struct, frozen=True):
     """Where a move points an environment: a release, and a canary release with its weight."""
 
     release: int
     canary_release: int | None = None
     canary_weight: int | None = None
+
+    @property
+    def canary(self) -> Canary | None:
+        release, weight = self.canary_release, self.canary_weight
+        return None if release is None or weight is None else Canary(release=release, weight=weight)
+
+
+PublicT = TypeVar("PublicT", EnvironmentPublic, EnvironmentMovePublic)
+
+
+def _public(row: EnvironmentRow | _MoveRow, public: type[PublicT]) -> PublicT:
+    """``public`` filled from the row's fields of the same names, its canary from the row's
+    target."""
+    values = {name: getattr(row, name) for name in public.__struct_fields__ if name != "canary"}
+    return public(**values, canary=row.target.canary)
 
 
 class EnvironmentRow(msgspec.Struct):
@@ -94,14 +105,7 @@ class EnvironmentRow(msgspec.Struct):
         return Target(self.release, self.canary_release, self.canary_weight)
 
     def public(self) -> EnvironmentPublic:
-        return EnvironmentPublic(
-            name=self.name,
-            release=self.release,
-            canary=_canary(self.canary_release, self.canary_weight),
-            revision=self.revision,
-            updated_at=self.updated_at,
-            updated_by=self.updated_by,
-        )
+        return _public(self, EnvironmentPublic)
 
 
 class _MoveRow(msgspec.Struct):
@@ -113,15 +117,12 @@ class _MoveRow(msgspec.Struct):
     actor_id: UUID | None
     created_at: datetime
 
+    @property
+    def target(self) -> Target:
+        return Target(self.release, self.canary_release, self.canary_weight)
+
     def public(self) -> EnvironmentMovePublic:
-        return EnvironmentMovePublic(
-            revision=self.revision,
-            release=self.release,
-            canary=_canary(self.canary_release, self.canary_weight),
-            previous_release=self.previous_release,
-            actor_id=self.actor_id,
-            created_at=self.created_at,
-        )
+        return _public(self, EnvironmentMovePublic)
 
 
 class MovePage(msgspec.Struct, kw_only=True):
@@ -288,9 +289,7 @@ class EnvironmentRepository(Repository):
                 id=environment_id,
                 organization_id=organization_id,
                 name=name,
-                release=target.release,
-                canary_release=target.canary_release,
-                canary_weight=target.canary_weight,
+                **msgspec.structs.asdict(target),
                 revision=1,
                 updated_by=actor_id,
             ),
@@ -306,9 +305,7 @@ class EnvironmentRepository(Repository):
             _UPDATE,
             new_values(
                 now,
-                release=target.release,
-                canary_release=target.canary_release,
-                canary_weight=target.canary_weight,
+                **msgspec.structs.asdict(target),
                 revision=current.revision + 1,
                 updated_by=actor_id,
             )
@@ -328,9 +325,7 @@ class EnvironmentRepository(Repository):
                 moved.updated_at,
                 environment_id=moved.id,
                 revision=moved.revision,
-                release=moved.release,
-                canary_release=moved.canary_release,
-                canary_weight=moved.canary_weight,
+                **msgspec.structs.asdict(moved.target),
                 previous_release=previous_release,
                 actor_id=actor_id,
             ),
