@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
 import msgspec
@@ -38,7 +38,15 @@ from agents_core.releases.pinned import (
 from agents_core.runtime.definitions import AgentDefinition, AgentGraph, Handoff
 from agents_core.schemas import CONFIG_FIELDS, AgentConfig
 
-__all__ = ["CatalogRepository", "LoadedDefinition", "ServedDefinitions", "ServedGraphs"]
+__all__ = [
+    "CatalogRepository",
+    "LoadedDefinition",
+    "Served",
+    "ServedDefinitions",
+    "ServedGraphs",
+]
+
+T = TypeVar("T")
 
 
 class _LiveAgent(AgentConfig):
@@ -264,19 +272,16 @@ def _release_graph(
     return _ordered(entry_id, definitions, release)
 
 
-class ServedDefinitions(msgspec.Struct, frozen=True):
-    """What an environment serves, and the agent as each of its releases pins it (absent from
-    a release it is not in)."""
+class Served(msgspec.Struct, Generic[T], frozen=True):
+    """What an environment serves, and what was asked for (an agent, a graph) as each of its
+    releases pins it (absent from a release the agent is not in)."""
 
     serving: Serving
-    definitions: dict[int, AgentDefinition]
+    by_release: dict[int, T]
 
 
-class ServedGraphs(msgspec.Struct, frozen=True):
-    """What an environment serves, and the entry agent's graph in each of its releases."""
-
-    serving: Serving
-    graphs: dict[int, AgentGraph]
+ServedDefinitions = Served[AgentDefinition]
+ServedGraphs = Served[AgentGraph]
 
 
 class LoadedDefinition(msgspec.Struct, frozen=True):
@@ -343,7 +348,7 @@ class CatalogRepository(Repository):
         served = await EnvironmentRepository(self.conn).serving(
             organization_id, environment, agent_id
         )
-        return ServedDefinitions(
+        return Served(
             served.serving,
             {
                 release: _released_definition(organization_id, release, member)
@@ -385,4 +390,4 @@ class CatalogRepository(Repository):
             for release, reached in members.items()
             if reached
         }
-        return ServedGraphs(SERVING(rows[0]), graphs)
+        return Served(SERVING(rows[0]), graphs)
