@@ -57,9 +57,13 @@ def expected_revision(if_match: str | None) -> int | None:
         ) from None
 
 
-_CREATED = ResponseSpec(
-    data_container=Environment, description="Created: the environment did not exist before"
-)
+_MOVE_RESPONSES = {
+    **problems(400, 401, 403, 404, 412),
+    HTTP_201_CREATED: ResponseSpec(
+        data_container=Environment, description="Created: the environment did not exist before"
+    ),
+}
+"""A move that creates the environment when it is new answers 201."""
 
 
 def _tagged(environment: Environment, created: bool = False) -> Response[Environment]:
@@ -98,10 +102,7 @@ class EnvironmentController(Controller):
         summary="Deploy: point an environment at a release (and a canary), creating it if new",
         description="201 when it creates the environment, 200 when it moves it. A request that "
         "changes nothing answers 200 with the same revision and adds no history.",
-        responses={
-            **problems(400, 401, 403, 404, 412),
-            HTTP_201_CREATED: _CREATED,
-        },
+        responses=_MOVE_RESPONSES,
     )
     async def put_environment(
         self,
@@ -143,10 +144,7 @@ class EnvironmentController(Controller):
         status_code=HTTP_200_OK,
         summary="Promote: take the release another environment serves (canary cleared)",
         description="200, or 201 when it creates the environment.",
-        responses={
-            **problems(400, 401, 403, 404, 412),
-            HTTP_201_CREATED: _CREATED,
-        },
+        responses=_MOVE_RESPONSES,
     )
     async def promote_environment(
         self,
