@@ -30,14 +30,10 @@ class ApiKeyController(Controller):
         self, data: JSONBody[ApiKeyCreate], caller: NamedDependency[Caller]
     ) -> ApiKeyCreated:
         return await ApiKeyService(caller.conn).create(
-            caller.organization_id, data, created_by=caller.principal.user_id
+            caller.organization_id, data, actor_id=caller.actor_id
         )
 
-    @get(
-        "/",
-        summary="List the organization's active API keys",
-        responses=problems(401, 403),
-    )
+    @get("/", summary="List the organization's active API keys", responses=problems(401, 403))
     async def list_api_keys(self, caller: NamedDependency[Caller]) -> list[ApiKeyPublic]:
         return await ApiKeyService(caller.conn).list(caller.organization_id)
 

@@ -108,11 +108,7 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @get(
-        "/me",
-        summary="Who the credential belongs to",
-        responses=problems(401),
-    )
+    @get("/me", summary="Who the credential belongs to", responses=problems(401))
     async def get_me(self, caller: NamedDependency[Caller]) -> UserPublic | ApiKeyPrincipalPublic:
         principal = caller.principal
         if principal.user_id is not None:

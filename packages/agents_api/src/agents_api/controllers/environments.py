@@ -75,11 +75,7 @@ class EnvironmentController(Controller):
     path = "/api/v1/environments"
     tags = ["environments"]
 
-    @get(
-        "/",
-        summary="List the organization's environments, by name",
-        responses=problems(401),
-    )
+    @get("/", summary="List the organization's environments, by name", responses=problems(401))
     async def list_environments(self, caller: NamedDependency[Caller]) -> list[Environment]:
         return await EnvironmentService(caller.conn).list(caller.organization_id)
 

@@ -23,11 +23,7 @@ class HealthController(Controller):
     async def check_health(self) -> HealthStatus:
         return HealthStatus(status="ok")
 
-    @get(
-        "/ready",
-        summary="Readiness: the database answers",
-        responses=problems(503),
-    )
+    @get("/ready", summary="Readiness: the database answers", responses=problems(503))
     async def check_readiness(
         self, database: NamedDependency[Database]
     ) -> Response[HealthStatus] | Response[bytes]:

@@ -58,11 +58,7 @@ class ReleaseController(Controller):
         )
         return counted(page)
 
-    @get(
-        "/{number:int}",
-        summary="Get a release",
-        responses=problems(400, 401, 404),
-    )
+    @get("/{number:int}", summary="Get a release", responses=problems(400, 401, 404))
     async def get_release(self, number: ReleaseNumber, caller: NamedDependency[Caller]) -> Release:
         return await ReleaseService(caller.conn).get(caller.organization_id, number)
 

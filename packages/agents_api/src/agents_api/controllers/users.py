@@ -18,11 +18,7 @@ class UserController(Controller):
     tags = ["users"]
     guards = [requires_admin]
 
-    @post(
-        "/",
-        summary="Add a user to the organization",
-        responses=problems(400, 401, 403, 409),
-    )
+    @post("/", summary="Add a user to the organization", responses=problems(400, 401, 403, 409))
     async def create_user(
         self, data: JSONBody[UserCreate], caller: NamedDependency[Caller]
     ) -> UserPublic:
