@@ -68,9 +68,9 @@ def operation_id_for(
     lowerCamelCase (``list_agents`` → ``listAgents``).
 
     Generated clients name their functions after it, so it is short and does not change when a
-    path does (Litestar's default glues the path in: ``ApiV1AgentsAgentIdGetAgent``). A handler
-    whose Python name is not a good public name (``create`` on several controllers) passes
-    ``operation_id=`` to its decorator; two operations with one id fail the document's build.
+    path does (Litestar's default glues the path in: ``ApiV1AgentsAgentIdGetAgent``). Handlers
+    are named after their operation (``create_agent``, ``list_agent_versions``), so that the id
+    is declared in one place; two operations with one id fail the document's build.
     """
     first, *rest = route_handler.handler_name.split("_")
     return first + "".join(word.capitalize() for word in rest)

@@ -8,11 +8,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import ip_network
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 __all__ = ["RateLimit", "Settings", "SettingsError"]
 
@@ -38,32 +38,53 @@ def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name}={raw!r} is not a boolean: use true or false")
 
 
-def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+N = TypeVar("N", int, float)
+
+
+def _number(
+    environ: Mapping[str, str],
+    name: str,
+    default: N,
+    parse: Callable[[str], N],
+    *,
+    minimum: N,
+    maximum: N,
+    kind: str,
+    unit: str = "",
+) -> N:
+    """A number from ``name`` between ``minimum`` and ``maximum``; ``kind`` and ``unit`` say
+    what it is in the messages."""
     raw = environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a whole number") from None
+        raise SettingsError(f"{name}={raw!r} is not {kind}") from None
     if not minimum <= value <= maximum:
-        raise SettingsError(f"{name}={value} is out of range: use {minimum} to {maximum}")
+        raise SettingsError(f"{name}={raw} is out of range: use {minimum} to {maximum}{unit}")
     return value
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int, maximum: int) -> int:
+    return _number(
+        environ, name, default, int, minimum=minimum, maximum=maximum, kind="a whole number"
+    )
 
 
 def _seconds(
     environ: Mapping[str, str], name: str, default: float, *, minimum: float, maximum: float
 ) -> float:
-    raw = environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise SettingsError(f"{name}={raw!r} is not a number of seconds") from None
-    if not minimum <= value <= maximum:
-        raise SettingsError(f"{name}={raw} is out of range: use {minimum:g} to {maximum:g} seconds")
-    return value
+    return _number(
+        environ,
+        name,
+        default,
+        float,
+        minimum=minimum,
+        maximum=maximum,
+        kind="a number of seconds",
+        unit=" seconds",
+    )
 
 
 def _choice(environ: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:

@@ -3,12 +3,13 @@ how they are closed; the resources are the same classes, bound to a sync or an a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import Generic, Self
 
 import httpx
 
-from agents_client.endpoints import S
+from agents_client.endpoints import Resource, S
 from agents_client.resources import (
     AgentsResource,
     ApiKeysResource,
@@ -18,16 +19,41 @@ from agents_client.resources import (
     ReleasesResource,
     UsersResource,
 )
-from agents_client.sending import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, AsyncSender, SyncSender
+from agents_client.sending import (
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    AsyncSender,
+    HttpT,
+    SyncSender,
+)
 
 __all__ = ["AgentsClient", "AsyncAgentsClient"]
 
 
-class _Resources(Generic[S]):
-    """The resource tree and credential handling, shared by both clients."""
+class _Client(Resource[S], Generic[S, HttpT]):
+    """The constructor, the resource tree and credential handling, shared by both clients."""
 
-    def __init__(self, sender: S) -> None:
-        self._sender: S = sender
+    _sender_type: Callable[..., S]
+
+    def __init__(
+        self,
+        base_url: str | httpx.URL,
+        *,
+        api_key: str | None = None,
+        token: str | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        http_client: HttpT | None = None,
+    ) -> None:
+        sender = self._sender_type(
+            base_url,
+            api_key=api_key,
+            token=token,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=http_client,
+        )
+        super().__init__(sender)
         self.health: HealthResource[S] = HealthResource(sender)
         self.auth: AuthResource[S] = AuthResource(sender)
         self.users: UsersResource[S] = UsersResource(sender)
@@ -54,37 +80,18 @@ class _Resources(Generic[S]):
         self._sender.set_token(value)
 
 
-class AgentsClient(_Resources[SyncSender]):
+class AgentsClient(_Client[SyncSender, httpx.Client]):
     """Blocking client for the voice-agents API.
 
     ``api_key`` or ``token`` (not both) authenticates; ``auth.login`` and ``auth.signup`` set
     the token themselves. ``timeout`` applies to each attempt of each request (also through a
-    given ``http_client``). Idempotent requests (GET, PUT, DELETE) are retried up to
-    ``max_retries`` times on connection errors, timeouts, 429 and 503; any request after a 409
-    ``concurrent_change`` (rolled back whole). A given ``http_client`` is not closed by
-    :meth:`close`; one the client creates is.
+    given ``http_client``, an ``httpx.Client``). Idempotent requests (GET, PUT, DELETE) are
+    retried up to ``max_retries`` times on connection errors, timeouts, 429 and 503; any request
+    after a 409 ``concurrent_change`` (rolled back whole). A given ``http_client`` is not closed
+    by :meth:`close`; one the client creates is.
     """
 
-    def __init__(
-        self,
-        base_url: str | httpx.URL,
-        *,
-        api_key: str | None = None,
-        token: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        http_client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(
-            SyncSender(
-                base_url,
-                api_key=api_key,
-                token=token,
-                timeout=timeout,
-                max_retries=max_retries,
-                http_client=http_client,
-            )
-        )
+    _sender_type = SyncSender
 
     def close(self) -> None:
         self._sender.close()
@@ -101,30 +108,12 @@ class AgentsClient(_Resources[SyncSender]):
         self.close()
 
 
-class AsyncAgentsClient(_Resources[AsyncSender]):
-    """The asyncio (and trio) twin of :class:`AgentsClient`: same arguments, same resources,
-    every method a coroutine (the paging ones async iterators)."""
+class AsyncAgentsClient(_Client[AsyncSender, httpx.AsyncClient]):
+    """The asyncio (and trio) twin of :class:`AgentsClient`: same arguments (``http_client`` an
+    ``httpx.AsyncClient``), same resources, every method a coroutine (the paging ones async
+    iterators)."""
 
-    def __init__(
-        self,
-        base_url: str | httpx.URL,
-        *,
-        api_key: str | None = None,
-        token: str | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        http_client: httpx.AsyncClient | None = None,
-    ) -> None:
-        super().__init__(
-            AsyncSender(
-                base_url,
-                api_key=api_key,
-                token=token,
-                timeout=timeout,
-                max_retries=max_retries,
-                http_client=http_client,
-            )
-        )
+    _sender_type = AsyncSender
 
     async def close(self) -> None:
         await self._sender.close()

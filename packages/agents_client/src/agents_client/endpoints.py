@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeAlias, TypeVar, overload
 
 from agents_client.sending import AsyncSender, SyncSender
 from agents_client.spec import HTTPMethod, PageWalk, RequestSpec, Route
@@ -27,6 +27,12 @@ P = ParamSpec("P")
 T = TypeVar("T")
 ItemT = TypeVar("ItemT")
 S = TypeVar("S", bound=SyncSender | AsyncSender)
+BuiltT = TypeVar("BuiltT")
+SyncT = TypeVar("SyncT")
+AsyncT = TypeVar("AsyncT")
+
+Builder: TypeAlias = Callable[Concatenate[Any, Route, P], BuiltT]
+"""A resource method as written: ``(self, route, *arguments) -> what to send``."""
 
 
 class Resource(Generic[S]):
@@ -36,17 +42,6 @@ class Resource(Generic[S]):
         self._sender: S = sender
 
 
-def _present(bound: Callable[..., Any], build: Callable[..., Any], *, is_async: bool) -> None:
-    """Give the bound method the builder's name, docs and signature (without ``self, route``)."""
-    bound.__name__ = build.__name__
-    bound.__qualname__ = build.__qualname__
-    bound.__doc__ = build.__doc__
-    signature = inspect.signature(build)
-    parameters = list(signature.parameters.values())[2:]
-    bound.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    bound.__dict__["is_async"] = is_async
-
-
 def _checked(route: Route, spec: RequestSpec[T]) -> RequestSpec[T]:
     # The declared route is the registry the mirror test checks; a builder may not stray from it.
     if spec.route != route:
@@ -54,30 +49,32 @@ def _checked(route: Route, spec: RequestSpec[T]) -> RequestSpec[T]:
     return spec
 
 
-class Endpoint(Generic[P, T]):
-    """A resource method that sends one request."""
+class _Declared(Generic[P, BuiltT, SyncT, AsyncT]):
+    """A resource method declared with its route. Looked up on a resource, it becomes a function
+    of the builder's own parameters that returns ``SyncT`` on a sync sender and ``AsyncT`` on an
+    async one (see :meth:`_bind`), cached on the resource."""
 
-    def __init__(
-        self, route: Route, build: Callable[Concatenate[Any, Route, P], RequestSpec[T]]
-    ) -> None:
+    def __init__(self, route: Route, build: Builder[P, BuiltT], doc: str | None = None) -> None:
         self.route = route
         self.build = build
         self.name = build.__name__
-        self.__doc__ = build.__doc__
+        self.qualname = build.__qualname__
+        self.__doc__ = build.__doc__ if doc is None else doc
 
     def __set_name__(self, owner: type[Any], name: str) -> None:
         self.name = name
+        self.qualname = f"{owner.__qualname__}.{name}"
 
     @overload
     def __get__(self, obj: None, owner: type[Any] | None = None) -> Self: ...
     @overload
     def __get__(
         self, obj: Resource[SyncSender], owner: type[Any] | None = None
-    ) -> Callable[P, T]: ...
+    ) -> Callable[P, SyncT]: ...
     @overload
     def __get__(
         self, obj: Resource[AsyncSender], owner: type[Any] | None = None
-    ) -> Callable[P, Coroutine[Any, Any, T]]: ...
+    ) -> Callable[P, AsyncT]: ...
     def __get__(
         self,
         obj: Resource[SyncSender] | Resource[AsyncSender] | None,
@@ -85,59 +82,51 @@ class Endpoint(Generic[P, T]):
     ) -> Any:
         if obj is None:
             return self
+        bound = self._bind(obj)
+        # Present it as the method declared (name, docs, signature without ``self, route``).
+        bound.__name__ = self.name
+        bound.__qualname__ = self.qualname
+        bound.__doc__ = self.__doc__
+        signature = inspect.signature(self.build)
+        parameters = list(signature.parameters.values())[2:]
+        bound.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+        bound.__dict__["is_async"] = isinstance(obj._sender, AsyncSender)
+        # Cache on the instance: later lookups find it before this (non-data) descriptor.
+        obj.__dict__[self.name] = bound
+        return bound
+
+    def _bind(self, obj: Resource[SyncSender] | Resource[AsyncSender]) -> Callable[..., Any]:
+        raise NotImplementedError
+
+
+class Endpoint(_Declared[P, RequestSpec[T], T, Coroutine[Any, Any, T]]):
+    """A resource method that sends one request."""
+
+    def sent_as(self, method: HTTPMethod, doc: str) -> Endpoint[P, T]:
+        """The same request sent with another method, as another resource method."""
+        return Endpoint(Route(method, self.route.path), self.build, doc)
+
+    def _bind(self, obj: Resource[SyncSender] | Resource[AsyncSender]) -> Callable[..., Any]:
         build, route, sender = self.build, self.route, obj._sender
-        bound: Callable[..., Any]
         if isinstance(sender, AsyncSender):
             async_sender = sender
 
             async def send_async(*args: P.args, **kwargs: P.kwargs) -> T:
                 return await async_sender.send(_checked(route, build(obj, route, *args, **kwargs)))
 
-            bound = send_async
-        else:
-            sync_sender = sender
+            return send_async
+        sync_sender = sender
 
-            def send(*args: P.args, **kwargs: P.kwargs) -> T:
-                return sync_sender.send(_checked(route, build(obj, route, *args, **kwargs)))
+        def send(*args: P.args, **kwargs: P.kwargs) -> T:
+            return sync_sender.send(_checked(route, build(obj, route, *args, **kwargs)))
 
-            bound = send
-        _present(bound, build, is_async=isinstance(sender, AsyncSender))
-        # Cache on the instance: later lookups find it before this (non-data) descriptor.
-        obj.__dict__[self.name] = bound
-        return bound
+        return send
 
 
-class Pager(Generic[P, ItemT]):
+class Pager(_Declared[P, PageWalk[Any, ItemT], Iterator[ItemT], AsyncIterator[ItemT]]):
     """A resource method that reads a listing page by page and yields its items."""
 
-    def __init__(
-        self, route: Route, build: Callable[Concatenate[Any, Route, P], PageWalk[Any, ItemT]]
-    ) -> None:
-        self.route = route
-        self.build = build
-        self.name = build.__name__
-        self.__doc__ = build.__doc__
-
-    def __set_name__(self, owner: type[Any], name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, obj: None, owner: type[Any] | None = None) -> Self: ...
-    @overload
-    def __get__(
-        self, obj: Resource[SyncSender], owner: type[Any] | None = None
-    ) -> Callable[P, Iterator[ItemT]]: ...
-    @overload
-    def __get__(
-        self, obj: Resource[AsyncSender], owner: type[Any] | None = None
-    ) -> Callable[P, AsyncIterator[ItemT]]: ...
-    def __get__(
-        self,
-        obj: Resource[SyncSender] | Resource[AsyncSender] | None,
-        owner: type[Any] | None = None,
-    ) -> Any:
-        if obj is None:
-            return self
+    def _bind(self, obj: Resource[SyncSender] | Resource[AsyncSender]) -> Callable[..., Any]:
         build, route, sender = self.build, self.route, obj._sender
 
         def iterate(*args: P.args, **kwargs: P.kwargs) -> Iterator[ItemT] | AsyncIterator[ItemT]:
@@ -146,35 +135,23 @@ class Pager(Generic[P, ItemT]):
             _checked(route, walk.first)
             return sender.walk(walk)
 
-        _present(iterate, build, is_async=isinstance(sender, AsyncSender))
-        obj.__dict__[self.name] = iterate
         return iterate
 
 
 def endpoint(
     method: HTTPMethod, path: str
-) -> Callable[[Callable[Concatenate[Any, Route, P], RequestSpec[T]]], Endpoint[P, T]]:
+) -> Callable[[Builder[P, RequestSpec[T]]], Endpoint[P, T]]:
     """Declare a resource method's route; the builder receives it to put in its spec."""
     route = Route(method, path)
-
-    def declare(build: Callable[Concatenate[Any, Route, P], RequestSpec[T]]) -> Endpoint[P, T]:
-        return Endpoint(route, build)
-
-    return declare
+    return lambda build: Endpoint(route, build)
 
 
 def pager(
     method: HTTPMethod, path: str
-) -> Callable[[Callable[Concatenate[Any, Route, P], PageWalk[Any, ItemT]]], Pager[P, ItemT]]:
+) -> Callable[[Builder[P, PageWalk[Any, ItemT]]], Pager[P, ItemT]]:
     """Declare a paging resource method's route."""
     route = Route(method, path)
-
-    def declare(
-        build: Callable[Concatenate[Any, Route, P], PageWalk[Any, ItemT]],
-    ) -> Pager[P, ItemT]:
-        return Pager(route, build)
-
-    return declare
+    return lambda build: Pager(route, build)
 
 
 def operations(root: object, prefix: str = "") -> dict[str, Route]:

@@ -34,7 +34,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import Final
+from typing import Any, Final
 
 import httpx
 import msgspec
@@ -64,7 +64,6 @@ __all__ = [
     "ReleaseNotFoundError",
     "RevisionMismatchError",
     "ServerError",
-    "status_error",
 ]
 
 
@@ -72,20 +71,20 @@ class AgentsError(Exception):
     """Base of every exception the SDK raises on purpose."""
 
 
-class APIConnectionError(AgentsError):
+class _NoAnswerError(AgentsError):
+    """The request got no answer; ``request`` is the one sent, when httpx knows it."""
+
+    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+        super().__init__(message)
+        self.request = request
+
+
+class APIConnectionError(_NoAnswerError):
     """The request could not be sent or its answer could not be read."""
 
-    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
-        super().__init__(message)
-        self.request = request
 
-
-class APITimeoutError(AgentsError):
+class APITimeoutError(_NoAnswerError):
     """The API did not answer within the client's timeout."""
-
-    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
-        super().__init__(message)
-        self.request = request
 
 
 class APIResponseValidationError(AgentsError):
@@ -97,8 +96,25 @@ class APIResponseValidationError(AgentsError):
         self.response = response
 
 
+_BY_STATUS: Final[dict[int, type[APIStatusError]]] = {}
+_BY_CODE: Final[dict[str, type[APIStatusError]]] = {}
+
+
 class APIStatusError(AgentsError):
-    """The API answered with an error status; ``problem`` is its RFC 9457 problem document."""
+    """The API answered with an error status; ``problem`` is its RFC 9457 problem document.
+
+    A subclass declares what it stands for in its class statement: the ``statuses`` it is
+    raised for, or a problem ``code`` (raised for that code when it is a subclass of the
+    status's class). :func:`status_error` picks the class from these declarations.
+    """
+
+    def __init_subclass__(
+        cls, *, statuses: tuple[int, ...] = (), code: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        _BY_STATUS.update(dict.fromkeys(statuses, cls))
+        if code is not None:
+            _BY_CODE[code] = cls
 
     def __init__(self, problem: ProblemDetails, *, response: httpx.Response) -> None:
         text = f"{problem.status} {problem.code or problem.title}"
@@ -107,22 +123,13 @@ class APIStatusError(AgentsError):
         super().__init__(text)
         self.problem = problem
         self.response = response
-
-    @property
-    def status(self) -> int:
-        return self.problem.status
-
-    @property
-    def code(self) -> str | None:
+        self.status: int = problem.status
+        self.code: str | None = problem.code
         """The stable machine-readable code, e.g. ``agent_name_taken``."""
-        return self.problem.code
-
-    @property
-    def detail(self) -> str | None:
-        return self.problem.detail
+        self.detail: str | None = problem.detail
 
 
-class BadRequestError(APIStatusError):
+class BadRequestError(APIStatusError, statuses=(400, 422)):
     """Validation or business-rule failure."""
 
     @property
@@ -131,27 +138,27 @@ class BadRequestError(APIStatusError):
         return list(self.problem.errors or [])
 
 
-class AuthenticationError(APIStatusError):
+class AuthenticationError(APIStatusError, statuses=(401,)):
     """Missing, invalid or expired credentials, or a wrong email/password at login."""
 
 
-class PermissionDeniedError(APIStatusError):
+class PermissionDeniedError(APIStatusError, statuses=(403,)):
     """Authenticated, but the credential's role may not do this."""
 
 
-class NotFoundError(APIStatusError):
+class NotFoundError(APIStatusError, statuses=(404,)):
     """Not found, or it belongs to another organization (the API does not tell them apart)."""
 
 
-class ConflictError(APIStatusError):
+class ConflictError(APIStatusError, statuses=(409,)):
     """Conflict with the current state (``email_taken``, ``agent_name_taken``, …)."""
 
 
-class PreconditionFailedError(APIStatusError):
+class PreconditionFailedError(APIStatusError, statuses=(412,)):
     """The agent is no longer at the expected version (``version_mismatch``)."""
 
 
-class RateLimitError(APIStatusError):
+class RateLimitError(APIStatusError, statuses=(429,)):
     """Too many requests."""
 
     @property
@@ -164,65 +171,42 @@ class ServerError(APIStatusError):
     """A 5xx answer: 503 means the database is unavailable for the moment."""
 
 
-class InvalidAgentsError(BadRequestError):
+class InvalidAgentsError(BadRequestError, code="invalid_agents"):
     """A release named ids that are not active agents of the organization (``errors`` names
     each as ``agents[i]``)."""
 
 
-class EmptyReleaseError(BadRequestError):
+class EmptyReleaseError(BadRequestError, code="empty_release"):
     """The organization has no active agent to release."""
 
 
-class InvalidReleaseError(BadRequestError):
+class InvalidReleaseError(BadRequestError, code="invalid_release"):
     """An environment was pointed at a release (or canary release) that does not exist."""
 
 
-class InvalidEnvironmentError(BadRequestError):
+class InvalidEnvironmentError(BadRequestError, code="invalid_environment"):
     """A promotion named an environment to promote from that does not exist."""
 
 
-class NotInHistoryError(BadRequestError):
+class NotInHistoryError(BadRequestError, code="not_in_history"):
     """A rollback named a release the environment never served."""
 
 
-class ReleaseNotFoundError(NotFoundError):
+class ReleaseNotFoundError(NotFoundError, code="release_not_found"):
     """No such release in the organization."""
 
 
-class EnvironmentNotFoundError(NotFoundError):
+class EnvironmentNotFoundError(NotFoundError, code="environment_not_found"):
     """No such environment in the organization."""
 
 
-class NothingToRollBackError(ConflictError):
+class NothingToRollBackError(ConflictError, code="nothing_to_roll_back"):
     """The environment never served another release: there is nothing to roll back to."""
 
 
-class RevisionMismatchError(PreconditionFailedError):
+class RevisionMismatchError(PreconditionFailedError, code="revision_mismatch"):
     """The environment is no longer at the expected revision; nothing was changed."""
 
-
-_BY_STATUS: Final[dict[int, type[APIStatusError]]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    412: PreconditionFailedError,
-    422: BadRequestError,
-    429: RateLimitError,
-}
-
-_BY_CODE: Final[dict[str, type[APIStatusError]]] = {
-    "invalid_agents": InvalidAgentsError,
-    "empty_release": EmptyReleaseError,
-    "invalid_release": InvalidReleaseError,
-    "invalid_environment": InvalidEnvironmentError,
-    "not_in_history": NotInHistoryError,
-    "release_not_found": ReleaseNotFoundError,
-    "environment_not_found": EnvironmentNotFoundError,
-    "nothing_to_roll_back": NothingToRollBackError,
-    "revision_mismatch": RevisionMismatchError,
-}
 
 _PROBLEM_DECODER: Final = msgspec.json.Decoder(ProblemDetails)
 

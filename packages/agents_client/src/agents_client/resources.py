@@ -10,8 +10,8 @@ pass it.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Sequence
-from typing import Final, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Final, TypedDict, TypeVar, Unpack
 from uuid import UUID
 
 import httpx
@@ -21,7 +21,9 @@ from agents_client.endpoints import Resource, S, endpoint, pager
 from agents_client.spec import (
     Page,
     PageWalk,
+    PathValue,
     RequestSpec,
+    ResponseParser,
     Route,
     json_of,
     list_of,
@@ -79,12 +81,21 @@ Id = UUID | str
 
 DEFAULT_PAGE_SIZE: Final = 100
 
+T = TypeVar("T")
 ItemT = TypeVar("ItemT")
 
 
-def _if_match(expected: int | None) -> dict[str, str]:
-    """``If-Match`` for an agent's version or an environment's revision (their ``ETag``)."""
-    return {} if expected is None else {"If-Match": f'"{expected}"'}
+def _conditional(
+    route: Route,
+    parse: ResponseParser[T],
+    path_params: Mapping[str, PathValue],
+    expected: int | None,
+    body: object = None,
+) -> RequestSpec[T]:
+    """A write that applies only at the ``expected`` version of an agent or revision of an
+    environment (sent as ``If-Match``, their ``ETag``), or whatever it is when ``None``."""
+    headers = {} if expected is None else {"If-Match": f'"{expected}"'}
+    return RequestSpec(route, parse, path_params=path_params, body=body, headers=headers)
 
 
 class HealthResource(Resource[S]):
@@ -222,11 +233,11 @@ class VersionsResource(Resource[S]):
         """Make a saved version the current configuration (the replaced one is saved first).
         With ``expected_version``, fails with :class:`PreconditionFailedError` unless the agent
         is still at that version."""
-        return RequestSpec(
+        return _conditional(
             route,
             json_of(AgentPublic),
-            path_params={"agent_id": agent_id, "version": version},
-            headers=_if_match(expected_version),
+            {"agent_id": agent_id, "version": version},
+            expected_version,
         )
 
 
@@ -248,8 +259,21 @@ def _next_cursor(
     return spec.with_query(after=page.next_cursor)
 
 
+class AgentFilters(TypedDict, total=False):
+    """What an agent listing keeps (each left out, or ``None``, keeps every agent)."""
+
+    q: str | None
+    modality: AgentModality | None
+    tool: str | None
+
+
 def _items(page: Page[ItemT]) -> builtins.list[ItemT]:
     return page.items
+
+
+def _by_offset(first: RequestSpec[Page[ItemT]]) -> PageWalk[Page[ItemT], ItemT]:
+    """A listing read page by page from ``first``, each page at the offset after the last."""
+    return PageWalk(first=first, items=_items, follow=_next_offset)
 
 
 def _event_items(page: AgentEventPage) -> builtins.list[AgentEvent]:
@@ -276,37 +300,25 @@ class AgentsResource(Resource[S]):
         *,
         limit: int | None = None,
         offset: int | None = None,
-        q: str | None = None,
-        modality: AgentModality | None = None,
-        tool: str | None = None,
+        **filters: Unpack[AgentFilters],
     ) -> RequestSpec[Page[AgentPublic]]:
         """One page of active agents, newest first; ``total`` counts every match. ``q`` is a
-        case-insensitive substring of the name, ``tool`` keeps agents that have that tool."""
+        case-insensitive substring of the name, ``modality`` keeps agents of that modality,
+        ``tool`` agents that have that tool."""
         return RequestSpec(
-            route,
-            page_of(AgentPublic),
-            query={"limit": limit, "offset": offset, "q": q, "modality": modality, "tool": tool},
+            route, page_of(AgentPublic), query={"limit": limit, "offset": offset, **filters}
         )
 
     @pager("GET", "/api/v1/agents")
     def iterate(
-        self,
-        route: Route,
-        *,
-        q: str | None = None,
-        modality: AgentModality | None = None,
-        tool: str | None = None,
-        page_size: int = DEFAULT_PAGE_SIZE,
+        self, route: Route, *, page_size: int = DEFAULT_PAGE_SIZE, **filters: Unpack[AgentFilters]
     ) -> PageWalk[Page[AgentPublic], AgentPublic]:
-        """Every matching agent, fetching pages of ``page_size`` as it goes. Pages are read by
-        offset: agents created or deleted meanwhile can shift an item into the next page or out
-        of it."""
-        first = RequestSpec(
-            route,
-            page_of(AgentPublic),
-            query={"limit": page_size, "offset": 0, "q": q, "modality": modality, "tool": tool},
+        """Every matching agent (``q``, ``modality``, ``tool`` as for :meth:`list`), fetching
+        pages of ``page_size`` as it goes. Pages are read by offset: agents created or deleted
+        meanwhile can shift an item into the next page or out of it."""
+        return _by_offset(
+            AgentsResource.list.build(self, route, limit=page_size, offset=0, **filters)
         )
-        return PageWalk(first=first, items=_items, follow=_next_offset)
 
     @endpoint("GET", "/api/v1/agents/{agent_id}")
     def get(self, route: Route, agent_id: Id) -> RequestSpec[AgentPublic]:
@@ -328,32 +340,15 @@ class AgentsResource(Resource[S]):
         that version. Sent as ``PUT``, so it is retried on transient failures; if a retried
         attempt had in fact been applied, ``expected_version`` makes the retry fail with 412
         rather than go unnoticed."""
-        return RequestSpec(
-            route,
-            json_of(AgentPublic),
-            path_params={"agent_id": agent_id},
-            body=changes,
-            headers=_if_match(expected_version),
+        return _conditional(
+            route, json_of(AgentPublic), {"agent_id": agent_id}, expected_version, changes
         )
 
-    @endpoint("PATCH", "/api/v1/agents/{agent_id}")
-    def patch(
-        self,
-        route: Route,
-        agent_id: Id,
-        changes: AgentUpdate,
-        *,
-        expected_version: int | None = None,
-    ) -> RequestSpec[AgentPublic]:
+    patch = update.sent_as(
+        "PATCH",
         """:meth:`update` sent as ``PATCH`` (the API gives both the same meaning); never
-        retried automatically."""
-        return RequestSpec(
-            route,
-            json_of(AgentPublic),
-            path_params={"agent_id": agent_id},
-            body=changes,
-            headers=_if_match(expected_version),
-        )
+        retried automatically.""",
+    )
 
     @endpoint("DELETE", "/api/v1/agents/{agent_id}")
     def delete(self, route: Route, agent_id: Id, *, force: bool = False) -> RequestSpec[None]:
@@ -420,7 +415,7 @@ class AgentsResource(Resource[S]):
         """Every event after ``after``, oldest first, following ``next_cursor`` page by page
         (``limit`` per page) until no more are waiting. To follow the feed later, start again
         after the last event's ``cursor``."""
-        first = RequestSpec(route, json_of(AgentEventPage), query={"after": after, "limit": limit})
+        first = AgentsResource.events.build(self, route, after=after, limit=limit)
         return PageWalk(first=first, items=_event_items, follow=_next_cursor)
 
 
@@ -446,8 +441,7 @@ class ReleasesResource(Resource[S]):
         self, route: Route, *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> PageWalk[Page[Release], Release]:
         """Every release, newest first, fetching pages of ``page_size`` as it goes."""
-        first = RequestSpec(route, page_of(Release), query={"limit": page_size, "offset": 0})
-        return PageWalk(first=first, items=_items, follow=_next_offset)
+        return _by_offset(ReleasesResource.list.build(self, route, limit=page_size, offset=0))
 
     @endpoint("GET", "/api/v1/releases/{number}")
     def get(self, route: Route, number: int) -> RequestSpec[Release]:
@@ -468,6 +462,13 @@ class ReleasesResource(Resource[S]):
         return RequestSpec(
             route, json_of(ReleaseDiff), path_params={"number": number, "base": base}
         )
+
+
+def _move(
+    route: Route, name: str, body: object, expected_revision: int | None
+) -> RequestSpec[Environment]:
+    """A request that moves the environment ``name`` (put, promote, rollback)."""
+    return _conditional(route, json_of(Environment), {"name": name}, expected_revision, body)
 
 
 class EnvironmentsResource(Resource[S]):
@@ -498,25 +499,14 @@ class EnvironmentsResource(Resource[S]):
         """Deploy: point the environment (created if new) at ``body.release``, with an optional
         canary. A release that does not exist → :class:`InvalidReleaseError`. Sending what it
         already serves changes nothing (same revision), so a retry is harmless."""
-        return RequestSpec(
-            route,
-            json_of(Environment),
-            path_params={"name": name},
-            body=body,
-            headers=_if_match(expected_revision),
-        )
+        return _move(route, name, body, expected_revision)
 
     @endpoint("DELETE", "/api/v1/environments/{name}")
     def delete(
         self, route: Route, name: str, *, expected_revision: int | None = None
     ) -> RequestSpec[None]:
         """Delete the environment and its history."""
-        return RequestSpec(
-            route,
-            no_content,
-            path_params={"name": name},
-            headers=_if_match(expected_revision),
-        )
+        return _conditional(route, no_content, {"name": name}, expected_revision)
 
     @endpoint("POST", "/api/v1/environments/{name}/promote")
     def promote(
@@ -524,13 +514,7 @@ class EnvironmentsResource(Resource[S]):
     ) -> RequestSpec[Environment]:
         """Point the environment (created if new) at the release environment ``from_`` serves,
         without a canary. ``from_`` unknown → :class:`InvalidEnvironmentError`."""
-        return RequestSpec(
-            route,
-            json_of(Environment),
-            path_params={"name": name},
-            body=EnvironmentPromote(from_=from_),
-            headers=_if_match(expected_revision),
-        )
+        return _move(route, name, EnvironmentPromote(from_=from_), expected_revision)
 
     @endpoint("POST", "/api/v1/environments/{name}/rollback")
     def rollback(
@@ -544,13 +528,7 @@ class EnvironmentsResource(Resource[S]):
         """Back to ``release`` (one it served before, else :class:`NotInHistoryError`), or
         without it to the release it served before its current one (twice in a row toggles);
         the canary is cleared. Nothing to go back to → :class:`NothingToRollBackError`."""
-        return RequestSpec(
-            route,
-            json_of(Environment),
-            path_params={"name": name},
-            body=EnvironmentRollback(release=release),
-            headers=_if_match(expected_revision),
-        )
+        return _move(route, name, EnvironmentRollback(release=release), expected_revision)
 
     @endpoint("GET", "/api/v1/environments/{name}/history")
     def history(
@@ -569,13 +547,9 @@ class EnvironmentsResource(Resource[S]):
         self, route: Route, name: str, *, page_size: int = DEFAULT_PAGE_SIZE
     ) -> PageWalk[Page[EnvironmentMove], EnvironmentMove]:
         """Every move of the environment, newest first, page by page."""
-        first = RequestSpec(
-            route,
-            page_of(EnvironmentMove),
-            path_params={"name": name},
-            query={"limit": page_size, "offset": 0},
+        return _by_offset(
+            EnvironmentsResource.history.build(self, route, name, limit=page_size, offset=0)
         )
-        return PageWalk(first=first, items=_items, follow=_next_offset)
 
     @endpoint("GET", "/api/v1/environments/{name}/agents/{agent_id}")
     def resolve(

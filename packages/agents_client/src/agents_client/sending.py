@@ -1,6 +1,6 @@
 """Sending a :class:`~agents_client.spec.RequestSpec`: the only code that differs between sync and
-async. Everything else — URL, headers, retry decisions, error mapping, decoding — is shared in
-:class:`SenderBase`; the two senders are the same few lines, one with ``await``.
+async. Everything else — URL, headers, retry decisions, error mapping, decoding — is decided
+without I/O by an :class:`Exchange`; the two senders only carry out its steps, one with ``await``.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Iterator
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Final, TypeVar, final
+from typing import Any, Final, Generic, TypeVar, final
 
 import anyio
 import httpx
@@ -22,19 +22,21 @@ from agents_client.errors import (
     parse_retry_after,
     status_error,
 )
-from agents_client.spec import PageWalk, RequestSpec
+from agents_client.spec import ItemT, PageT, PageWalk, RequestSpec, T
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
+    "VERSION",
     "AsyncSender",
+    "Exchange",
     "SenderBase",
     "SyncSender",
 ]
 
-T = TypeVar("T")
-PageT = TypeVar("PageT")
-ItemT = TypeVar("ItemT")
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+Outcome = httpx.Response | httpx.TransportError
+"""What one attempt came to: the API's answer, or the transport error that stopped it."""
 
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_MAX_RETRIES: Final = 2
@@ -48,11 +50,17 @@ MAX_RETRY_DELAY: Final = 8.0
 MAX_RETRY_AFTER: Final = 60.0
 """A ``Retry-After`` longer than this is not waited for; the normal backoff applies instead."""
 
-try:
-    _VERSION = version("agents-client")
-except PackageNotFoundError:  # running from a source tree without metadata
-    _VERSION = "0"
-USER_AGENT: Final = f"agents-client/{_VERSION} httpx/{httpx.__version__}"
+
+def _installed_version() -> str:
+    try:
+        return version("agents-client")
+    except PackageNotFoundError:  # running from a source tree without metadata
+        return "0"
+
+
+VERSION: Final = _installed_version()
+"""The installed SDK's version, as its ``User-Agent`` tells the API."""
+USER_AGENT: Final = f"agents-client/{VERSION} httpx/{httpx.__version__}"
 
 
 def backoff_delay(attempt: int) -> float:
@@ -71,8 +79,8 @@ def _problem_code(response: httpx.Response) -> str | None:
     return code if isinstance(code, str) else None
 
 
-class SenderBase:
-    """Connection settings and the decisions shared by both senders."""
+class SenderBase(Generic[HttpT]):
+    """Connection settings, and the httpx client both senders send with."""
 
     def __init__(
         self,
@@ -82,6 +90,7 @@ class SenderBase:
         token: str | None,
         timeout: float | httpx.Timeout | None,
         max_retries: int,
+        http_client: HttpT | None,
     ) -> None:
         if api_key is not None and token is not None:
             raise ValueError("pass api_key or token, not both: each is a bearer credential")
@@ -91,6 +100,12 @@ class SenderBase:
         self.credential = api_key if api_key is not None else token
         self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
         self.max_retries = max_retries
+        self.owns_http_client = http_client is None
+        self.http: HttpT = self.new_http_client() if http_client is None else http_client
+
+    def new_http_client(self) -> HttpT:
+        """The httpx client made when none is given (closed with the sender)."""
+        raise NotImplementedError
 
     def set_token(self, token: str | None) -> None:
         """Use this bearer credential (an access token or an API key) for the calls that follow."""
@@ -108,44 +123,94 @@ class SenderBase:
     def url_for(self, spec: RequestSpec[Any]) -> str:
         return self.base_url + spec.url_path
 
-    def delay_after_response(
-        self, spec: RequestSpec[Any], attempt: int, response: httpx.Response
-    ) -> float | None:
+    def exchange(self, spec: RequestSpec[T]) -> Exchange[T]:
+        return Exchange(self, spec)
+
+
+class Exchange(Generic[T]):
+    """The attempts at one request, decided without I/O.
+
+    A sender sends :meth:`request` and hands what came of it to :meth:`after`, which either
+    returns how long to wait before the next attempt, raises the SDK's error, or returns
+    ``None``: then :attr:`result` holds the answer as the spec's type.
+    """
+
+    __slots__ = ("attempt", "result", "sender", "spec")
+
+    result: T
+
+    def __init__(
+        self, sender: SenderBase[httpx.Client] | SenderBase[httpx.AsyncClient], spec: RequestSpec[T]
+    ) -> None:
+        self.sender = sender
+        self.spec = spec
+        self.attempt = 0
+
+    def request(self) -> httpx.Request:
+        """The request of the next attempt (built then: it carries the current credential)."""
+        sender, spec = self.sender, self.spec
+        # ``build_request`` is the same, and does no I/O, on both kinds of httpx client.
+        return sender.http.build_request(
+            spec.route.method,
+            sender.url_for(spec),
+            params=spec.params,
+            content=spec.content(),
+            headers=sender.headers_for(spec),
+            timeout=sender.timeout,
+        )
+
+    def after(self, outcome: Outcome) -> float | None:
+        """Seconds to wait before trying again, or ``None`` when :attr:`result` is set.
+
+        The response needs no closing when it is retried: httpx has read its whole body (the
+        request was not streamed), which closes it.
+        """
+        delay = (
+            self._delay_after_error(outcome)
+            if isinstance(outcome, httpx.TransportError)
+            else self._delay_after_response(outcome)
+        )
+        if delay is None:
+            assert isinstance(outcome, httpx.Response)
+            self.result = self._finish(outcome)
+        else:
+            self.attempt += 1
+        return delay
+
+    def _delay_after_response(self, response: httpx.Response) -> float | None:
         """How long to wait before trying again, or ``None`` to keep this answer."""
-        if attempt >= self.max_retries:
+        if self.attempt >= self.sender.max_retries:
             return None
         if response.status_code == 409:
             if _problem_code(response) not in RETRY_CONFLICTS:
                 return None
-        elif response.status_code not in RETRY_STATUSES or not spec.retryable:
+        elif response.status_code not in RETRY_STATUSES or not self.spec.retryable:
             return None
         asked = parse_retry_after(response.headers.get("Retry-After"))
         if asked is not None and asked <= MAX_RETRY_AFTER:
             return asked
-        return backoff_delay(attempt)
+        return backoff_delay(self.attempt)
 
-    def delay_after_error(
-        self, spec: RequestSpec[Any], attempt: int, exc: httpx.TransportError
-    ) -> float:
+    def _delay_after_error(self, exc: httpx.TransportError) -> float:
         """How long to wait before trying again; raises the SDK's error when it should not."""
+        spec = self.spec
         error: AgentsError
         if isinstance(exc, httpx.TimeoutException):
             error = APITimeoutError(f"{spec.route}: timed out ({exc})", request=_request(exc))
         else:
             error = APIConnectionError(f"{spec.route}: {exc!r}", request=_request(exc))
         permanent = isinstance(exc, httpx.UnsupportedProtocol)
-        if permanent or not spec.retryable or attempt >= self.max_retries:
+        if permanent or not spec.retryable or self.attempt >= self.sender.max_retries:
             raise error from exc
-        return backoff_delay(attempt)
+        return backoff_delay(self.attempt)
 
-    @staticmethod
-    def finish(spec: RequestSpec[T], response: httpx.Response) -> T:
+    def _finish(self, response: httpx.Response) -> T:
         """The answer as the spec's type, or the typed error."""
         if response.is_error:
             raise status_error(response)
-        result = spec.parse(response)
-        if spec.on_result is not None:
-            spec.on_result(result)
+        result = self.spec.parse(response)
+        if self.spec.on_result is not None:
+            self.spec.on_result(result)
         return result
 
 
@@ -157,48 +222,25 @@ def _request(exc: httpx.TransportError) -> httpx.Request | None:
 
 
 @final
-class SyncSender(SenderBase):
+class SyncSender(SenderBase[httpx.Client]):
     """Sends specs over an ``httpx.Client``."""
 
-    def __init__(
-        self,
-        base_url: str | httpx.URL,
-        *,
-        api_key: str | None,
-        token: str | None,
-        timeout: float | httpx.Timeout | None,
-        max_retries: int,
-        http_client: httpx.Client | None,
-    ) -> None:
-        super().__init__(
-            base_url, api_key=api_key, token=token, timeout=timeout, max_retries=max_retries
-        )
-        self.owns_http_client = http_client is None
-        self.http = http_client if http_client is not None else httpx.Client(timeout=self.timeout)
+    def new_http_client(self) -> httpx.Client:
+        return httpx.Client(timeout=self.timeout)
 
     def send(self, spec: RequestSpec[T]) -> T:
-        attempt = 0
+        exchange = self.exchange(spec)
         while True:
-            request = self.http.build_request(
-                spec.route.method,
-                self.url_for(spec),
-                params=spec.params,
-                content=spec.content(),
-                headers=self.headers_for(spec),
-                timeout=self.timeout,
-            )
-            try:
-                response = self.http.send(request)
-            except httpx.TransportError as exc:
-                delay = self.delay_after_error(spec, attempt, exc)
-            else:
-                found = self.delay_after_response(spec, attempt, response)
-                if found is None:
-                    return self.finish(spec, response)
-                response.close()
-                delay = found
-            attempt += 1
+            delay = exchange.after(self._attempt(exchange.request()))
+            if delay is None:
+                return exchange.result
             time.sleep(delay)
+
+    def _attempt(self, request: httpx.Request) -> Outcome:
+        try:
+            return self.http.send(request)
+        except httpx.TransportError as exc:
+            return exc
 
     def walk(self, walk: PageWalk[PageT, ItemT]) -> Iterator[ItemT]:
         spec: RequestSpec[PageT] | None = walk.first
@@ -213,50 +255,25 @@ class SyncSender(SenderBase):
 
 
 @final
-class AsyncSender(SenderBase):
+class AsyncSender(SenderBase[httpx.AsyncClient]):
     """Sends specs over an ``httpx.AsyncClient``."""
 
-    def __init__(
-        self,
-        base_url: str | httpx.URL,
-        *,
-        api_key: str | None,
-        token: str | None,
-        timeout: float | httpx.Timeout | None,
-        max_retries: int,
-        http_client: httpx.AsyncClient | None,
-    ) -> None:
-        super().__init__(
-            base_url, api_key=api_key, token=token, timeout=timeout, max_retries=max_retries
-        )
-        self.owns_http_client = http_client is None
-        self.http = (
-            http_client if http_client is not None else httpx.AsyncClient(timeout=self.timeout)
-        )
+    def new_http_client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=self.timeout)
 
     async def send(self, spec: RequestSpec[T]) -> T:
-        attempt = 0
+        exchange = self.exchange(spec)
         while True:
-            request = self.http.build_request(
-                spec.route.method,
-                self.url_for(spec),
-                params=spec.params,
-                content=spec.content(),
-                headers=self.headers_for(spec),
-                timeout=self.timeout,
-            )
-            try:
-                response = await self.http.send(request)
-            except httpx.TransportError as exc:
-                delay = self.delay_after_error(spec, attempt, exc)
-            else:
-                found = self.delay_after_response(spec, attempt, response)
-                if found is None:
-                    return self.finish(spec, response)
-                await response.aclose()
-                delay = found
-            attempt += 1
+            delay = exchange.after(await self._attempt(exchange.request()))
+            if delay is None:
+                return exchange.result
             await anyio.sleep(delay)
+
+    async def _attempt(self, request: httpx.Request) -> Outcome:
+        try:
+            return await self.http.send(request)
+        except httpx.TransportError as exc:
+            return exc
 
     async def walk(self, walk: PageWalk[PageT, ItemT]) -> AsyncIterator[ItemT]:
         spec: RequestSpec[PageT] | None = walk.first

@@ -71,7 +71,8 @@ class RequestSpec(Generic[T]):
     route: Route
     parse: ResponseParser[T]
     path_params: Mapping[str, PathValue] = field(default_factory=dict)
-    query: Mapping[str, str | int | bool | None] = field(default_factory=dict)
+    query: Mapping[str, object] = field(default_factory=dict)
+    """Query parameters: strings, numbers, booleans (``true``/``false``); ``None`` is left out."""
     body: object = None
     headers: Mapping[str, str] = field(default_factory=dict)
     authenticated: bool = True

@@ -222,6 +222,14 @@ class _Problems:
             raise ValueError("\n".join(self.found))
 
 
+def _check_fields(struct: Struct, **checks: Callable[[str, Any], None]) -> None:
+    """Check each named field of ``struct`` with its check, raising every problem at once."""
+    problems = _Problems()
+    for field, check in checks.items():
+        problems.check(check, field, getattr(struct, field))
+    problems.raise_any()
+
+
 class _Body(Struct, forbid_unknown_fields=True, kw_only=True):
     """Base of request bodies: unknown members are rejected."""
 
@@ -282,12 +290,13 @@ class SignupRequest(_Body):
     full_name: FullName | None = None
 
     def __post_init__(self) -> None:
-        problems = _Problems()
-        problems.check(_not_blank, "organization_name", self.organization_name)
-        problems.check(_check_email, "email", self.email)
-        problems.check(_no_nul, "password", self.password)
-        problems.check(_no_nul, "full_name", self.full_name)
-        problems.raise_any()
+        _check_fields(
+            self,
+            organization_name=_not_blank,
+            email=_check_email,
+            password=_no_nul,
+            full_name=_no_nul,
+        )
 
 
 class LoginRequest(_Body):
@@ -295,10 +304,7 @@ class LoginRequest(_Body):
     password: LoginPassword
 
     def __post_init__(self) -> None:
-        problems = _Problems()
-        problems.check(_no_nul, "email", self.email)
-        problems.check(_no_nul, "password", self.password)
-        problems.raise_any()
+        _check_fields(self, email=_no_nul, password=_no_nul)
 
 
 class TokenResponse(Struct, kw_only=True):
@@ -322,11 +328,7 @@ class UserCreate(_Body):
     full_name: FullName | None = None
 
     def __post_init__(self) -> None:
-        problems = _Problems()
-        problems.check(_check_email, "email", self.email)
-        problems.check(_no_nul, "password", self.password)
-        problems.check(_no_nul, "full_name", self.full_name)
-        problems.raise_any()
+        _check_fields(self, email=_check_email, password=_no_nul, full_name=_no_nul)
 
 
 class UserUpdate(_Body):

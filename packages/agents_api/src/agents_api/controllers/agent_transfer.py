@@ -12,11 +12,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
 
+from agents_api.dependencies import Caller
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
 from agents_core.agents.service import AgentService
-from agents_core.db import Connection
-from agents_core.principal import Principal
 from agents_core.schemas import AgentExport, AgentImportRequest, AgentImportResult
 
 __all__ = ["AgentTransferController"]
@@ -32,7 +31,6 @@ class AgentTransferController(Controller):
 
     @get(
         "/export",
-        operation_id="exportAgents",
         summary="Export every active agent (portable: no ids, handoff targets as names)",
         description="Streamed as it is read, from one snapshot of the organization: the "
         "server's memory does not grow with the organization's size.",
@@ -45,10 +43,8 @@ class AgentTransferController(Controller):
             **problems(401, 403),
         },
     )
-    async def export(
-        self, principal: NamedDependency[Principal], conn: NamedDependency[Connection]
-    ) -> Stream:
-        chunks = AgentService(conn).export_chunks(principal.organization_id)
+    async def export_agents(self, caller: NamedDependency[Caller]) -> Stream:
+        chunks = AgentService(caller.conn).export_chunks(caller.organization_id)
         # The first chunk is read before the answer starts, so that a database that does not
         # answer is still a 503, not a 200 cut short.
         try:
@@ -72,14 +68,13 @@ class AgentTransferController(Controller):
     async def import_agents(
         self,
         data: JSONBody[AgentImportRequest],
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
+        caller: NamedDependency[Caller],
         dry_run: Annotated[
             bool, QueryParameter(description="Validate and report without writing anything")
         ] = False,
     ) -> AgentImportResult:
-        return await AgentService(conn).import_agents(
-            principal.organization_id, data.agents, dry_run=dry_run, actor_id=principal.actor_id
+        return await AgentService(caller.conn).import_agents(
+            caller.organization_id, data.agents, dry_run=dry_run, actor_id=caller.actor_id
         )
 
 

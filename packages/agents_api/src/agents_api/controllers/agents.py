@@ -12,18 +12,26 @@ from litestar.params import (
     HeaderParameter,
     JSONBody,
     Parameter,
-    PathParameter,
     QueryParameter,
 )
-from litestar.status_codes import HTTP_201_CREATED, HTTP_304_NOT_MODIFIED
+from litestar.status_codes import HTTP_304_NOT_MODIFIED
 
+from agents_api.controllers.parameters import (
+    MAX_INT32,
+    IfMatchVersion,
+    Limit,
+    Offset,
+    etag,
+    etag_values,
+    expected_version,
+)
+from agents_api.controllers.responses import counted, created, tagged
+from agents_api.dependencies import Caller
 from agents_api.openapi import operation_ids, problems
 from agents_api.security import requires_admin
 from agents_api.write_gates import WRITES
 from agents_core.agents.service import AgentService
-from agents_core.db import Connection
-from agents_core.errors import InvalidInput, VersionMismatch
-from agents_core.principal import Principal
+from agents_core.errors import InvalidInput
 from agents_core.schemas import (
     AgentCreate,
     AgentDiff,
@@ -34,43 +42,11 @@ from agents_core.schemas import (
     FieldError,
 )
 
-MAX_INT32 = 2**31 - 1
-"""Largest version number and offset: what the database's integer parameters hold."""
 WRITES_AGENT = {WRITES: "agent_id"}
 """Routes that lock one agent's row queue per agent in the process (see ``write_gates``)."""
 
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-Match",
-        required=False,
-        description='Only apply when the agent is at this version, e.g. `"3"` (its `ETag`)',
-    ),
-]
-VersionNumber = Annotated[int, PathParameter(ge=1, le=MAX_INT32, description="Version number")]
-
-
-def etag(version: int) -> str:
-    return f'"{version}"'
-
-
-def _etag_values(header: str) -> list[str]:
-    return [v.strip().removeprefix("W/").strip('"') for v in header.split(",")]
-
-
-def expected_version(if_match: str | None) -> int | None:
-    """The version an ``If-Match`` header asks for; a value that names no version can match
-    nothing, so it fails as a mismatch."""
-    if if_match is None or if_match.strip() == "*":
-        return None
-    for value in _etag_values(if_match):
-        if value.isdigit() and len(value) <= 10:
-            return int(value)
-    raise VersionMismatch(f"If-Match {if_match!r} does not name a version of this agent")
-
-
-def _agent_response(agent: AgentPublic, status: int = 200) -> Response[AgentPublic]:
-    return Response(agent, status_code=status, headers={"ETag": etag(agent.current_version)})
+AgentId = FromPath[UUID]
+VersionNumber = Annotated[int, Parameter(ge=1, le=MAX_INT32, description="Version number")]
 
 
 def _check_text_param(name: str, value: str | None) -> None:
@@ -81,6 +57,10 @@ def _check_text_param(name: str, value: str | None) -> None:
         )
 
 
+def _tagged(agent: AgentPublic) -> Response[AgentPublic]:
+    return tagged(agent, agent.current_version)
+
+
 class AgentController(Controller):
     path = "/api/v1/agents"
     tags = ["agents"]
@@ -88,23 +68,17 @@ class AgentController(Controller):
     @post(
         "/",
         guards=[requires_admin],
-        operation_id="createAgent",
         summary="Create an agent",
         responses=problems(400, 401, 403, 409),
         response_headers=None,
     )
-    async def create(
-        self,
-        data: JSONBody[AgentCreate],
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
+    async def create_agent(
+        self, data: JSONBody[AgentCreate], caller: NamedDependency[Caller]
     ) -> Response[AgentPublic]:
-        agent = await AgentService(conn).create(
-            principal.organization_id, data, actor_id=principal.actor_id
+        agent = await AgentService(caller.conn).create(
+            caller.organization_id, data, actor_id=caller.actor_id
         )
-        response = _agent_response(agent, HTTP_201_CREATED)
-        response.headers["Location"] = f"{self.path}/{agent.id}"
-        return response
+        return created(agent, f"{self.path}/{agent.id}", agent.current_version)
 
     @get(
         "/",
@@ -114,10 +88,9 @@ class AgentController(Controller):
     )
     async def list_agents(
         self,
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
-        limit: Annotated[int, Parameter(ge=1, le=500, description="Page size")] = 100,
-        offset: Annotated[int, Parameter(ge=0, le=MAX_INT32, description="Rows to skip")] = 0,
+        caller: NamedDependency[Caller],
+        limit: Limit = 100,
+        offset: Offset = 0,
         q: Annotated[
             str | None,
             Parameter(max_length=255, description="Case-insensitive substring of the name"),
@@ -129,15 +102,10 @@ class AgentController(Controller):
     ) -> Response[list[AgentPublic]]:
         _check_text_param("q", q)
         _check_text_param("tool", tool)
-        page = await AgentService(conn).page(
-            principal.organization_id,
-            limit=limit,
-            offset=offset,
-            q=q,
-            modality=modality,
-            tool=tool,
+        page = await AgentService(caller.conn).page(
+            caller.organization_id, limit=limit, offset=offset, q=q, modality=modality, tool=tool
         )
-        return Response(page.items, headers={"X-Total-Count": str(page.total)})
+        return counted(page)
 
     @get(
         "/{agent_id:uuid}",
@@ -153,24 +121,22 @@ class AgentController(Controller):
     )
     async def get_agent(
         self,
-        agent_id: FromPath[UUID],
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
+        agent_id: AgentId,
+        caller: NamedDependency[Caller],
         if_none_match: Annotated[
             str | None, HeaderParameter(name="If-None-Match", required=False)
         ] = None,
     ) -> Response[AgentPublic]:
-        agent = await AgentService(conn).get(principal.organization_id, agent_id)
-        tag = str(agent.current_version)
+        agent = await AgentService(caller.conn).get(caller.organization_id, agent_id)
         if if_none_match is not None and (
-            if_none_match.strip() == "*" or tag in _etag_values(if_none_match)
+            if_none_match.strip() == "*" or str(agent.current_version) in etag_values(if_none_match)
         ):
             return Response(
                 None,  # type: ignore[arg-type]
                 status_code=HTTP_304_NOT_MODIFIED,
                 headers={"ETag": etag(agent.current_version)},
             )
-        return _agent_response(agent)
+        return _tagged(agent)
 
     @route(
         "/{agent_id:uuid}",
@@ -183,20 +149,19 @@ class AgentController(Controller):
     )
     async def update(
         self,
-        agent_id: FromPath[UUID],
+        agent_id: AgentId,
         data: JSONBody[AgentUpdate],
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
-        if_match: IfMatch = None,
+        caller: NamedDependency[Caller],
+        if_match: IfMatchVersion = None,
     ) -> Response[AgentPublic]:
-        agent = await AgentService(conn).update(
-            principal.organization_id,
+        agent = await AgentService(caller.conn).update(
+            caller.organization_id,
             agent_id,
             data,
             expected_version=expected_version(if_match),
-            actor_id=principal.actor_id,
+            actor_id=caller.actor_id,
         )
-        return _agent_response(agent)
+        return _tagged(agent)
 
     @delete(
         "/{agent_id:uuid}",
@@ -208,29 +173,21 @@ class AgentController(Controller):
         responses=problems(400, 401, 403, 404, 409),
     )
     async def delete_agent(
-        self,
-        agent_id: FromPath[UUID],
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
-        force: FromQuery[bool] = False,
+        self, agent_id: AgentId, caller: NamedDependency[Caller], force: FromQuery[bool] = False
     ) -> None:
-        await AgentService(conn).delete(
-            principal.organization_id, agent_id, force=force, actor_id=principal.actor_id
+        await AgentService(caller.conn).delete(
+            caller.organization_id, agent_id, force=force, actor_id=caller.actor_id
         )
 
     @get(
         "/{agent_id:uuid}/versions",
-        operation_id="listAgentVersions",
         summary="List an agent's saved versions, newest first",
         responses=problems(400, 401, 404),
     )
-    async def list_versions(
-        self,
-        agent_id: FromPath[UUID],
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
+    async def list_agent_versions(
+        self, agent_id: AgentId, caller: NamedDependency[Caller]
     ) -> list[AgentVersionPublic]:
-        return await AgentService(conn).versions(principal.organization_id, agent_id)
+        return await AgentService(caller.conn).versions(caller.organization_id, agent_id)
 
     @get(
         "/{agent_id:uuid}/diff",
@@ -239,13 +196,11 @@ class AgentController(Controller):
         "`to` (default: the current version, the agent's live configuration), in snapshot "
         "order; `before` is the value at `from`.",
         responses=problems(400, 401, 404),
-        operation_id="diffAgentVersions",
     )
-    async def diff(
+    async def diff_agent_versions(
         self,
-        agent_id: FromPath[UUID],
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
+        agent_id: AgentId,
+        caller: NamedDependency[Caller],
         from_: Annotated[
             int,
             QueryParameter(name="from", ge=-MAX_INT32 - 1, le=MAX_INT32, description="A version"),
@@ -259,65 +214,52 @@ class AgentController(Controller):
             ),
         ] = None,
     ) -> AgentDiff:
-        return await AgentService(conn).diff(principal.organization_id, agent_id, from_, to)
+        return await AgentService(caller.conn).diff(caller.organization_id, agent_id, from_, to)
 
     @get(
         "/{agent_id:uuid}/versions/{version:int}",
-        operation_id="getAgentVersion",
         summary="Get one saved version of an agent",
         responses=problems(400, 401, 404),
     )
-    async def get_version(
-        self,
-        agent_id: FromPath[UUID],
-        version: VersionNumber,
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
+    async def get_agent_version(
+        self, agent_id: AgentId, version: VersionNumber, caller: NamedDependency[Caller]
     ) -> AgentVersionPublic:
-        return await AgentService(conn).version(principal.organization_id, agent_id, version)
+        return await AgentService(caller.conn).version(caller.organization_id, agent_id, version)
 
     @post(
         "/{agent_id:uuid}/versions/{version:int}/restore",
         guards=[requires_admin],
         opt=WRITES_AGENT,
-        operation_id="restoreAgentVersion",
         status_code=200,
         summary="Restore a saved version (the replaced configuration is saved first)",
         responses=problems(400, 401, 403, 404, 409, 412),
     )
-    async def restore(
+    async def restore_agent_version(
         self,
-        agent_id: FromPath[UUID],
+        agent_id: AgentId,
         version: VersionNumber,
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
-        if_match: IfMatch = None,
+        caller: NamedDependency[Caller],
+        if_match: IfMatchVersion = None,
     ) -> Response[AgentPublic]:
-        agent = await AgentService(conn).restore(
-            principal.organization_id,
+        agent = await AgentService(caller.conn).restore(
+            caller.organization_id,
             agent_id,
             version,
             expected_version=expected_version(if_match),
-            actor_id=principal.actor_id,
+            actor_id=caller.actor_id,
         )
-        return _agent_response(agent)
+        return _tagged(agent)
 
     @post(
         "/{agent_id:uuid}/duplicate",
         guards=[requires_admin],
-        operation_id="duplicateAgent",
         summary="Duplicate an agent as a new agent named '<name> (Copy)'",
         responses=problems(400, 401, 403, 404, 409),
     )
-    async def duplicate(
-        self,
-        agent_id: FromPath[UUID],
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
+    async def duplicate_agent(
+        self, agent_id: AgentId, caller: NamedDependency[Caller]
     ) -> Response[AgentPublic]:
-        agent = await AgentService(conn).duplicate(
-            principal.organization_id, agent_id, actor_id=principal.actor_id
+        agent = await AgentService(caller.conn).duplicate(
+            caller.organization_id, agent_id, actor_id=caller.actor_id
         )
-        response = _agent_response(agent, HTTP_201_CREATED)
-        response.headers["Location"] = f"{self.path}/{agent.id}"
-        return response
+        return created(agent, f"{self.path}/{agent.id}", agent.current_version)

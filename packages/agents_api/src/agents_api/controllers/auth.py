@@ -8,6 +8,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.params import JSONBody
 
+from agents_api.dependencies import Caller
 from agents_api.metrics import record_rate_limited
 from agents_api.openapi import problems
 from agents_api.security import PUBLIC
@@ -21,7 +22,6 @@ from agents_api.throttling import (
 from agents_api.tokens import TokenCodec
 from agents_core.api_keys.service import ApiKeyService
 from agents_core.db import Connection
-from agents_core.principal import Principal
 from agents_core.schemas import (
     ApiKeyPrincipalPublic,
     LoginRequest,
@@ -108,19 +108,13 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @get(
-        "/me",
-        operation_id="getMe",
-        summary="Who the credential belongs to",
-        responses=problems(401),
-    )
-    async def me(
-        self, principal: NamedDependency[Principal], conn: NamedDependency[Connection]
-    ) -> UserPublic | ApiKeyPrincipalPublic:
+    @get("/me", summary="Who the credential belongs to", responses=problems(401))
+    async def get_me(self, caller: NamedDependency[Caller]) -> UserPublic | ApiKeyPrincipalPublic:
+        principal = caller.principal
         if principal.user_id is not None:
-            return await UserService(conn).get(principal.organization_id, principal.user_id)
+            return await UserService(caller.conn).get(caller.organization_id, principal.user_id)
         assert principal.api_key_id is not None
-        key = await ApiKeyService(conn).get(principal.organization_id, principal.api_key_id)
+        key = await ApiKeyService(caller.conn).get(caller.organization_id, principal.api_key_id)
         return ApiKeyPrincipalPublic(
-            organization_id=principal.organization_id, role=principal.role, api_key=key
+            organization_id=caller.organization_id, role=principal.role, api_key=key
         )

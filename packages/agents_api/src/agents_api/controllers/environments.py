@@ -10,17 +10,17 @@ from litestar import Controller, Response, delete, get, post, put
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter, PathParameter
+from litestar.params import FromPath, JSONBody, Parameter, PathParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from agents_api.controllers.agents import MAX_INT32, etag, expected_version
+from agents_api.controllers.parameters import IfMatchRevision, Limit, Offset, expected_version
+from agents_api.controllers.responses import counted, tagged
+from agents_api.dependencies import Caller
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
 from agents_api.write_gates import WRITES
-from agents_core.db import Connection
 from agents_core.environments.service import EnvironmentService
 from agents_core.errors import RevisionMismatch, VersionMismatch
-from agents_core.principal import Principal
 from agents_core.schemas import (
     ENVIRONMENT_NAME_PATTERN,
     Environment,
@@ -45,14 +45,6 @@ NewName = Annotated[
     ),
 ]
 """The name on the routes that can create the environment: it must be a valid one."""
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(
-        name="If-Match",
-        required=False,
-        description='Only apply when the environment is at this revision, e.g. `"3"` (its `ETag`)',
-    ),
-]
 
 
 def expected_revision(if_match: str | None) -> int | None:
@@ -65,46 +57,39 @@ def expected_revision(if_match: str | None) -> int | None:
         ) from None
 
 
-_CREATED = ResponseSpec(
-    data_container=Environment, description="Created: the environment did not exist before"
-)
+_MOVE_RESPONSES = {
+    **problems(400, 401, 403, 404, 412),
+    HTTP_201_CREATED: ResponseSpec(
+        data_container=Environment, description="Created: the environment did not exist before"
+    ),
+}
+"""A move that creates the environment when it is new answers 201."""
 
 
-def _environment_response(environment: Environment, created: bool = False) -> Response[Environment]:
-    return Response(
-        environment,
-        status_code=HTTP_201_CREATED if created else HTTP_200_OK,
-        headers={"ETag": etag(environment.revision)},
-    )
+def _tagged(environment: Environment, created: bool = False) -> Response[Environment]:
+    status = HTTP_201_CREATED if created else HTTP_200_OK
+    return tagged(environment, environment.revision, status)
 
 
 class EnvironmentController(Controller):
     path = "/api/v1/environments"
     tags = ["environments"]
 
-    @get(
-        "/",
-        summary="List the organization's environments, by name",
-        responses=problems(401),
-        operation_id="listEnvironments",
-    )
-    async def list_environments(
-        self, principal: NamedDependency[Principal], conn: NamedDependency[Connection]
-    ) -> list[Environment]:
-        return await EnvironmentService(conn).list(principal.organization_id)
+    @get("/", summary="List the organization's environments, by name", responses=problems(401))
+    async def list_environments(self, caller: NamedDependency[Caller]) -> list[Environment]:
+        return await EnvironmentService(caller.conn).list(caller.organization_id)
 
     @get(
         "/{name:str}",
         summary="Get an environment",
         description="`ETag` is its revision.",
         responses=problems(400, 401, 404),
-        operation_id="getEnvironment",
     )
     async def get_environment(
-        self, name: Name, principal: NamedDependency[Principal], conn: NamedDependency[Connection]
+        self, name: Name, caller: NamedDependency[Caller]
     ) -> Response[Environment]:
-        environment = await EnvironmentService(conn).get(principal.organization_id, name)
-        return _environment_response(environment)
+        environment = await EnvironmentService(caller.conn).get(caller.organization_id, name)
+        return _tagged(environment)
 
     @put(
         "/{name:str}",
@@ -113,28 +98,23 @@ class EnvironmentController(Controller):
         summary="Deploy: point an environment at a release (and a canary), creating it if new",
         description="201 when it creates the environment, 200 when it moves it. A request that "
         "changes nothing answers 200 with the same revision and adds no history.",
-        responses={
-            **problems(400, 401, 403, 404, 412),
-            HTTP_201_CREATED: _CREATED,
-        },
-        operation_id="putEnvironment",
+        responses=_MOVE_RESPONSES,
     )
     async def put_environment(
         self,
         name: NewName,
         data: JSONBody[EnvironmentPut],
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
-        if_match: IfMatch = None,
+        caller: NamedDependency[Caller],
+        if_match: IfMatchRevision = None,
     ) -> Response[Environment]:
-        environment, created = await EnvironmentService(conn).put(
-            principal.organization_id,
+        environment, created = await EnvironmentService(caller.conn).put(
+            caller.organization_id,
             name,
             data,
             expected_revision=expected_revision(if_match),
-            actor_id=principal.actor_id,
+            actor_id=caller.actor_id,
         )
-        return _environment_response(environment, created)
+        return _tagged(environment, created)
 
     @delete(
         "/{name:str}",
@@ -142,20 +122,15 @@ class EnvironmentController(Controller):
         opt=WRITES_ENVIRONMENT,
         summary="Delete an environment and its history",
         responses=problems(400, 401, 403, 404, 412),
-        operation_id="deleteEnvironment",
     )
     async def delete_environment(
-        self,
-        name: Name,
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
-        if_match: IfMatch = None,
+        self, name: Name, caller: NamedDependency[Caller], if_match: IfMatchRevision = None
     ) -> None:
-        await EnvironmentService(conn).delete(
-            principal.organization_id,
+        await EnvironmentService(caller.conn).delete(
+            caller.organization_id,
             name,
             expected_revision=expected_revision(if_match),
-            actor_id=principal.actor_id,
+            actor_id=caller.actor_id,
         )
 
     @post(
@@ -165,28 +140,23 @@ class EnvironmentController(Controller):
         status_code=HTTP_200_OK,
         summary="Promote: take the release another environment serves (canary cleared)",
         description="200, or 201 when it creates the environment.",
-        responses={
-            **problems(400, 401, 403, 404, 412),
-            HTTP_201_CREATED: _CREATED,
-        },
-        operation_id="promoteEnvironment",
+        responses=_MOVE_RESPONSES,
     )
-    async def promote(
+    async def promote_environment(
         self,
         name: NewName,
         data: JSONBody[EnvironmentPromote],
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
-        if_match: IfMatch = None,
+        caller: NamedDependency[Caller],
+        if_match: IfMatchRevision = None,
     ) -> Response[Environment]:
-        environment, created = await EnvironmentService(conn).promote(
-            principal.organization_id,
+        environment, created = await EnvironmentService(caller.conn).promote(
+            caller.organization_id,
             name,
             data.from_,
             expected_revision=expected_revision(if_match),
-            actor_id=principal.actor_id,
+            actor_id=caller.actor_id,
         )
-        return _environment_response(environment, created)
+        return _tagged(environment, created)
 
     @post(
         "/{name:str}/rollback",
@@ -198,44 +168,36 @@ class EnvironmentController(Controller):
         "differs from the current one (so twice in a row toggles). With `release`: one it "
         "served before, else 400 `not_in_history`. Nothing to go back to: 409.",
         responses=problems(400, 401, 403, 404, 409, 412),
-        operation_id="rollbackEnvironment",
     )
-    async def rollback(
+    async def rollback_environment(
         self,
         name: Name,
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
+        caller: NamedDependency[Caller],
         data: JSONBody[EnvironmentRollback | None] = None,
-        if_match: IfMatch = None,
+        if_match: IfMatchRevision = None,
     ) -> Response[Environment]:
-        environment = await EnvironmentService(conn).rollback(
-            principal.organization_id,
+        environment = await EnvironmentService(caller.conn).rollback(
+            caller.organization_id,
             name,
             None if data is None else data.release,
             expected_revision=expected_revision(if_match),
-            actor_id=principal.actor_id,
+            actor_id=caller.actor_id,
         )
-        return _environment_response(environment)
+        return _tagged(environment)
 
     @get(
         "/{name:str}/history",
         summary="List an environment's moves, newest first",
         description="The header `X-Total-Count` holds the number of moves.",
         responses=problems(400, 401, 404),
-        operation_id="listEnvironmentHistory",
     )
-    async def history(
-        self,
-        name: Name,
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
-        limit: Annotated[int, Parameter(ge=1, le=500, description="Page size")] = 100,
-        offset: Annotated[int, Parameter(ge=0, le=MAX_INT32, description="Rows to skip")] = 0,
+    async def list_environment_history(
+        self, name: Name, caller: NamedDependency[Caller], limit: Limit = 100, offset: Offset = 0
     ) -> Response[list[EnvironmentMove]]:
-        page = await EnvironmentService(conn).history(
-            principal.organization_id, name, limit=limit, offset=offset
+        page = await EnvironmentService(caller.conn).history(
+            caller.organization_id, name, limit=limit, offset=offset
         )
-        return Response(page.items, headers={"X-Total-Count": str(page.total)})
+        return counted(page)
 
     @get(
         "/{name:str}/agents/{agent_id:uuid}",
@@ -245,7 +207,6 @@ class EnvironmentController(Controller):
         "< weight`, else (and always without `call_id`) to the environment's release. The "
         "header `X-Release` holds the release's number.",
         responses=problems(400, 401, 404),
-        operation_id="resolveAgent",
         response_headers=[
             ResponseHeader(
                 name="X-Release",
@@ -254,18 +215,17 @@ class EnvironmentController(Controller):
             )
         ],
     )
-    async def resolve(
+    async def resolve_agent(
         self,
         name: Name,
         agent_id: FromPath[UUID],
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
+        caller: NamedDependency[Caller],
         call_id: Annotated[
             str | None,
             Parameter(min_length=1, max_length=255, description="The call being served"),
         ] = None,
     ) -> Response[ReleasedAgent]:
-        released = await EnvironmentService(conn).resolve(
-            principal.organization_id, name, agent_id, call_id=call_id
+        released = await EnvironmentService(caller.conn).resolve(
+            caller.organization_id, name, agent_id, call_id=call_id
         )
         return Response(released, headers={"X-Release": str(released.release)})

@@ -8,11 +8,10 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import Parameter
 
+from agents_api.dependencies import Caller
 from agents_api.openapi import problems
 from agents_api.security import requires_admin
-from agents_core.db import Connection
 from agents_core.events import service as feed
-from agents_core.principal import Principal
 from agents_core.schemas import AgentEventPage
 
 __all__ = ["AgentEventController"]
@@ -25,7 +24,6 @@ class AgentEventController(Controller):
 
     @get(
         "/events",
-        operation_id="listAgentEvents",
         summary="List the organization's agent events, oldest first",
         description="Every change of an agent (`created`, `updated`, `deleted`, `restored`, "
         "`imported`, `duplicated`), in the order the changes committed. Pass the page's "
@@ -34,16 +32,15 @@ class AgentEventController(Controller):
         "last cursor misses nothing.",
         responses=problems(400, 401, 403),
     )
-    async def list_events(
+    async def list_agent_events(
         self,
-        principal: NamedDependency[Principal],
-        conn: NamedDependency[Connection],
+        caller: NamedDependency[Caller],
         after: Annotated[
             str | None,
             Parameter(max_length=64, description="A cursor from a previous page (opaque)"),
         ] = None,
         limit: Annotated[int, Parameter(ge=1, le=feed.MAX_LIMIT, description="Page size")] = 100,
     ) -> AgentEventPage:
-        return await feed.EventService(conn).page(
-            principal.organization_id, after=after, limit=limit
+        return await feed.EventService(caller.conn).page(
+            caller.organization_id, after=after, limit=limit
         )

@@ -19,17 +19,12 @@ class HealthController(Controller):
     tags = ["health"]
     opt = PUBLIC
 
-    @get("/", operation_id="checkHealth", summary="Liveness: the process is up")
-    async def live(self) -> HealthStatus:
+    @get("/", summary="Liveness: the process is up")
+    async def check_health(self) -> HealthStatus:
         return HealthStatus(status="ok")
 
-    @get(
-        "/ready",
-        operation_id="checkReadiness",
-        summary="Readiness: the database answers",
-        responses=problems(503),
-    )
-    async def ready(
+    @get("/ready", summary="Readiness: the database answers", responses=problems(503))
+    async def check_readiness(
         self, database: NamedDependency[Database]
     ) -> Response[HealthStatus] | Response[bytes]:
         try:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.elements import BindParameter
 
-from agents_core.db import Query, Repository, RowShape, insert_into, new_values
+from agents_core.db import Query, Repository, RowShape, Violations, insert_into, new_values
 from agents_core.db.models import AGENT_NAME_INDEX, Agent, AgentVersion
 from agents_core.db.types import AnyOf, ArrayContains, UUIDElement
 from agents_core.errors import AgentNameTaken, AgentNotFound, ConstraintViolation, VersionNotFound
@@ -67,6 +67,9 @@ def name_key(name: str) -> str:
 
 def _name_taken(name: str) -> AgentNameTaken:
     return AgentNameTaken(f"An active agent named {name!r} already exists")
+
+
+_NAME_TAKEN: Violations = {AGENT_NAME_INDEX: lambda params: _name_taken(params["new_name"])}
 
 
 _active_in_org = and_(_c.organization_id == _p("organization_id"), _c.is_active.is_(True))
@@ -264,14 +267,12 @@ class AgentRepository(Repository):
     ) -> AgentPublic:
         """The active agent; with ``lock``, locked for this transaction (concurrent writers
         queue here)."""
-        agent = await AGENT.one(
+        return await AGENT.get(
             self.conn,
             _LOCK if lock else _GET,
             {"organization_id": organization_id, "agent_id": agent_id},
+            AgentNotFound,
         )
-        if agent is None:
-            raise AgentNotFound()
-        return agent
 
     async def page(
         self,
@@ -368,16 +369,8 @@ class AgentRepository(Repository):
         self, organization_id: UUID, agent_id: UUID, config: AgentConfig, now: datetime
     ) -> AgentPublic:
         """A new agent at version 1; :class:`AgentNameTaken` when its name is taken."""
-        try:
-            inserted = await AGENT.one(
-                self.conn, _INSERT, _new_agent(organization_id, agent_id, config, now)
-            )
-        except ConstraintViolation as exc:
-            if exc.constraint == AGENT_NAME_INDEX:
-                raise _name_taken(config.name) from None
-            raise
-        assert inserted is not None
-        return inserted
+        params = _new_agent(organization_id, agent_id, config, now)
+        return await AGENT.written(self.conn, _INSERT, params, _NAME_TAKEN)
 
     async def insert_many(
         self, organization_id: UUID, agents: Mapping[UUID, AgentConfig], now: datetime
@@ -407,14 +400,7 @@ class AgentRepository(Repository):
             stored["instructions"] = None
         params = new_values(now, **stored)
         params.update(agent_id=agent.id, new_version=version)
-        try:
-            updated = await AGENT.one(self.conn, _UPDATE, params)
-        except ConstraintViolation as exc:
-            if exc.constraint == AGENT_NAME_INDEX:
-                raise _name_taken(config.name) from None
-            raise
-        assert updated is not None
-        return updated
+        return await AGENT.written(self.conn, _UPDATE, params, _NAME_TAKEN)
 
     async def soft_delete(self, agent_id: UUID, now: datetime) -> None:
         await self.conn.execute(_SOFT_DELETE, {"agent_id": agent_id, "now": now})

@@ -16,7 +16,6 @@ import msgspec
 
 from agents_core.agents import importing
 from agents_core.agents.repository import AgentPage, AgentRepository
-from agents_core.db import Connection
 from agents_core.errors import (
     AgentNameTaken,
     AgentReferenced,
@@ -40,6 +39,7 @@ from agents_core.schemas import (
     FieldError,
     PanelType,
 )
+from agents_core.service import Service
 
 __all__ = ["EXPORT_CHUNK", "AgentService", "copy_name"]
 
@@ -75,15 +75,11 @@ def _check_expected(current: AgentPublic, expected_version: int | None) -> None:
         )
 
 
-class AgentService:
+class AgentService(Service):
     """Agents of an organization, on one connection."""
 
-    __slots__ = ("agents", "conn", "events")
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.agents = AgentRepository(conn)
-        self.events = EventRepository(conn)
+    agents: AgentRepository
+    events: EventRepository
 
     # -- reads --------------------------------------------------------------------------------
 

@@ -75,18 +75,14 @@ class ApiKeyRepository(Repository):
             key_hash=hash_api_key(key),
             created_by=created_by,
         )
-        inserted = await KEY.one(self.conn, _INSERT, values)
-        assert inserted is not None
-        return inserted
+        return await KEY.written(self.conn, _INSERT, values)
 
     async def list(self, organization_id: UUID) -> list[ApiKeyPublic]:
         return await KEY.many(self.conn, _LIST, {"organization_id": organization_id})
 
     async def get(self, organization_id: UUID, key_id: UUID) -> ApiKeyPublic:
-        key = await KEY.one(self.conn, _GET, {"organization_id": organization_id, "key_id": key_id})
-        if key is None:
-            raise ApiKeyNotFound()
-        return key
+        params = {"organization_id": organization_id, "key_id": key_id}
+        return await KEY.get(self.conn, _GET, params, ApiKeyNotFound)
 
     async def revoke(self, organization_id: UUID, key_id: UUID, now: datetime) -> bool:
         """Revoke a live key; whether there was one."""

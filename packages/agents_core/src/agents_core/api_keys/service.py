@@ -6,11 +6,13 @@ import secrets
 from datetime import UTC, datetime
 from uuid import UUID
 
+import msgspec
+
 from agents_core.api_keys.repository import ApiKeyRepository, hash_api_key
-from agents_core.db import Connection
 from agents_core.errors import ApiKeyNotFound
 from agents_core.principal import Principal
 from agents_core.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
+from agents_core.service import Service
 
 __all__ = [
     "KEY_PREFIX",
@@ -28,25 +30,19 @@ def looks_like_api_key(token: str) -> bool:
     return token.startswith(KEY_PREFIX)
 
 
-class ApiKeyService:
-    __slots__ = ("keys",)
+class ApiKeyService(Service):
+    """API keys of an organization, on one connection."""
 
-    def __init__(self, conn: Connection) -> None:
-        self.keys = ApiKeyRepository(conn)
+    keys: ApiKeyRepository
 
     async def create(
-        self, organization_id: UUID, data: ApiKeyCreate, *, created_by: UUID | None
+        self, organization_id: UUID, data: ApiKeyCreate, *, actor_id: UUID | None = None
     ) -> ApiKeyCreated:
+        """A new key, recorded as created by ``actor_id``; the answer is the only time its
+        secret is shown."""
         key = f"{KEY_PREFIX}{secrets.token_urlsafe(32)}"
-        stored = await self.keys.insert(organization_id, data, key, created_by)
-        return ApiKeyCreated(
-            id=stored.id,
-            name=stored.name,
-            role=stored.role,
-            prefix=stored.prefix,
-            key=key,
-            created_at=stored.created_at,
-        )
+        stored = await self.keys.insert(organization_id, data, key, actor_id)
+        return ApiKeyCreated(**msgspec.structs.asdict(stored), key=key)
 
     async def list(self, organization_id: UUID) -> list[ApiKeyPublic]:
         return await self.keys.list(organization_id)

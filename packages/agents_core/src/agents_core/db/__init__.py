@@ -5,7 +5,7 @@ types and constructs, row shapes, and driver errors turned into domain errors.""
 from agents_core.db.connection import Connection
 from agents_core.db.database import Database, PoolStatus
 from agents_core.db.query import Query, insert_into, new_values
-from agents_core.db.rows import Repository, RowShape
+from agents_core.db.rows import Repository, RowShape, Violations
 
 __all__ = [
     "Connection",
@@ -14,6 +14,7 @@ __all__ = [
     "Query",
     "Repository",
     "RowShape",
+    "Violations",
     "insert_into",
     "new_values",
 ]

@@ -23,12 +23,17 @@ from sqlalchemy import ColumnElement, FromClause
 
 from agents_core.db.connection import Connection
 from agents_core.db.query import Query
+from agents_core.errors import ConstraintViolation, DomainError
 
-__all__ = ["Repository", "RowShape"]
+__all__ = ["Repository", "RowShape", "Violations"]
 
 S = TypeVar("S", bound=msgspec.Struct)
 
 Converter = Callable[[Any], Any]
+
+Violations = Mapping[str, Callable[[Mapping[str, Any]], DomainError]]
+"""The domain errors that a write's constraint violations stand for, by constraint name, each
+made from the statement's parameters (so that a taken name can say which)."""
 
 
 def _json(value: Any) -> Any:
@@ -111,6 +116,40 @@ class RowShape(Generic[S]):
         """The first row of ``query`` in this shape, or ``None``."""
         row = await conn.fetchrow(query, params)
         return None if row is None else self(row)
+
+    async def get(
+        self,
+        conn: Connection,
+        query: Query,
+        params: Mapping[str, Any],
+        missing: Callable[[], DomainError],
+    ) -> S:
+        """The first row of ``query`` in this shape; ``missing()`` is raised when there is none
+        (the aggregate's not-found error)."""
+        row = await conn.fetchrow(query, params)
+        if row is None:
+            raise missing()
+        return self(row)
+
+    async def written(
+        self,
+        conn: Connection,
+        query: Query,
+        params: Mapping[str, Any],
+        violations: Violations | None = None,
+    ) -> S:
+        """The row a write returns (its ``RETURNING`` is this shape's columns). A constraint the
+        write breaks that ``violations`` names raises that domain error instead of
+        :class:`~agents_core.errors.ConstraintViolation`."""
+        try:
+            row = await conn.fetchrow(query, params)
+        except ConstraintViolation as exc:
+            make = None if violations is None else violations.get(exc.constraint or "")
+            if make is None:
+                raise
+            raise make(params) from None
+        assert row is not None, "a write read with written() returns its row"
+        return self(row)
 
     async def many(self, conn: Connection, query: Query, params: Mapping[str, Any]) -> list[S]:
         """Every row of ``query`` in this shape."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from advanced_alchemy.types import GUID
@@ -29,16 +29,27 @@ __all__ = [
 ]
 
 
-class UUIDList(TypeDecorator[list[UUID]]):
-    """A list of UUIDs: ``uuid[]`` on PostgreSQL, a JSON array of strings elsewhere."""
+T = TypeVar("T")
+
+
+class _ListColumn(TypeDecorator[list[T]]):
+    """A list column: an array of ``item`` on PostgreSQL, a JSON array elsewhere."""
 
     impl = JSON
     cache_ok = True
+    item: TypeEngine[Any]
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name == "postgresql":
-            return dialect.type_descriptor(ARRAY(PG_UUID(as_uuid=True)))
+            return dialect.type_descriptor(ARRAY(self.item))
         return dialect.type_descriptor(JSON())
+
+
+class UUIDList(_ListColumn[UUID]):
+    """A list of UUIDs: ``uuid[]`` on PostgreSQL, a JSON array of strings elsewhere."""
+
+    cache_ok = True
+    item = PG_UUID(as_uuid=True)
 
     def process_bind_param(self, value: list[UUID] | None, dialect: Dialect) -> Any:
         if value is None:
@@ -55,16 +66,11 @@ class UUIDList(TypeDecorator[list[UUID]]):
         return [UUID(item) for item in value]
 
 
-class StringList(TypeDecorator[list[str]]):
+class StringList(_ListColumn[str]):
     """A list of strings: ``varchar[]`` on PostgreSQL, a JSON array elsewhere."""
 
-    impl = JSON
     cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(ARRAY(String()))
-        return dialect.type_descriptor(JSON())
+    item = String()
 
     def process_bind_param(self, value: list[str] | None, dialect: Dialect) -> Any:
         return None if value is None else list(value)
@@ -95,6 +101,9 @@ class UUIDElement(TypeDecorator[UUID]):
         return str(value)
 
 
+# -- membership: a value among the elements of an array --------------------------------------------
+
+
 class ArrayContains(ColumnElement[bool]):
     """``value`` is an element of the list column ``array``, on either database.
 
@@ -115,8 +124,27 @@ class ArrayContains(ColumnElement[bool]):
         self.value = value
 
 
+class AnyOf(ArrayContains):
+    """``expression`` equals one of the values of the list parameter ``name``: one array
+    parameter on PostgreSQL (``= ANY($1)``, any length), an expanding ``IN (…)`` elsewhere."""
+
+    inherit_cache = True
+    _traverse_internals = [
+        *ArrayContains._traverse_internals,
+        ("expanding", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(
+        self, expression: ColumnElement[Any], name: str, item_type: TypeEngine[Any] | None = None
+    ) -> None:
+        item = item_type if item_type is not None else expression.type
+        super().__init__(bindparam(name, type_=ARRAY(item)), expression)
+        self.expanding = bindparam(name, type_=item, expanding=True)
+
+
 @compiles(ArrayContains, "postgresql")
-def _array_contains_pg(element: ArrayContains, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(AnyOf, "postgresql")
+def _equals_any(element: ArrayContains, compiler: SQLCompiler, **kw: Any) -> str:
     return f"{compiler.process(element.value, **kw)} = ANY({compiler.process(element.array, **kw)})"
 
 
@@ -133,9 +161,19 @@ def _array_contains_json(element: ArrayContains, compiler: SQLCompiler, **kw: An
     return f"EXISTS (SELECT 1 FROM json_each({array}) WHERE {element_value} = {value})"  # noqa: S608
 
 
-class JsonIdList(ColumnElement[Any]):
-    """The list of ids under ``key`` in the JSON document ``document``, as an array that
-    :class:`ArrayContains` can search: ``uuid[]`` on PostgreSQL, JSON text elsewhere."""
+@compiles(AnyOf)
+def _any_of_in(element: AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
+    expression = compiler.process(element.value, **kw)
+    # An expanding parameter renders its own parentheses.
+    return f"{expression} IN {compiler.process(element.expanding, **kw)}"
+
+
+# -- JSON documents -------------------------------------------------------------------------------
+
+
+class _DocumentMember(ColumnElement[T]):
+    """What the JSON document ``document`` holds under ``key``: ``json_extract`` on SQLite,
+    each subclass its own PostgreSQL operator."""
 
     inherit_cache = True
     _traverse_internals = [
@@ -146,7 +184,30 @@ class JsonIdList(ColumnElement[Any]):
     def __init__(self, document: ColumnElement[Any], key: str) -> None:
         self.document = document
         self.member = key
-        self.type = UUIDList()
+
+
+class JsonIdList(_DocumentMember[Any]):
+    """The list of ids under ``key`` in the JSON document ``document``, as an array that
+    :class:`ArrayContains` can search: ``uuid[]`` on PostgreSQL, JSON text elsewhere."""
+
+    inherit_cache = True
+    type = UUIDList()
+
+
+class JsonText(_DocumentMember[str]):
+    """The text under ``key`` in the JSON document ``document`` (NULL when the document is):
+    ``document ->> 'key'`` on PostgreSQL, ``json_extract`` elsewhere."""
+
+    inherit_cache = True
+    type = String()
+
+
+@compiles(JsonIdList)
+@compiles(JsonText)
+def _document_member_json(element: _DocumentMember[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    document = compiler.process(element.document, **kw)
+    path = compiler.render_literal_value(f"$.{element.member}", String())
+    return f"json_extract({document}, {path})"
 
 
 @compiles(JsonIdList, "postgresql")
@@ -156,40 +217,10 @@ def _json_id_list_pg(element: JsonIdList, compiler: SQLCompiler, **kw: Any) -> s
     return f"ARRAY(SELECT CAST(jsonb_array_elements_text({document} -> {key}) AS uuid))"
 
 
-@compiles(JsonIdList)
-def _json_id_list_json(element: JsonIdList, compiler: SQLCompiler, **kw: Any) -> str:
-    document = compiler.process(element.document, **kw)
-    path = compiler.render_literal_value(f"$.{element.member}", String())
-    return f"json_extract({document}, {path})"
-
-
-class JsonText(ColumnElement[str]):
-    """The text under ``key`` in the JSON document ``document`` (NULL when the document is):
-    ``document ->> 'key'`` on PostgreSQL, ``json_extract`` elsewhere."""
-
-    inherit_cache = True
-    type = String()
-    _traverse_internals = [
-        ("document", InternalTraversal.dp_clauseelement),
-        ("member", InternalTraversal.dp_string),
-    ]
-
-    def __init__(self, document: ColumnElement[Any], key: str) -> None:
-        self.document = document
-        self.member = key
-
-
 @compiles(JsonText, "postgresql")
 def _json_text_pg(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
     document = compiler.process(element.document, **kw)
     return f"({document} ->> {compiler.render_literal_value(element.member, String())})"
-
-
-@compiles(JsonText)
-def _json_text_json(element: JsonText, compiler: SQLCompiler, **kw: Any) -> str:
-    document = compiler.process(element.document, **kw)
-    path = compiler.render_literal_value(f"$.{element.member}", String())
-    return f"json_extract({document}, {path})"
 
 
 class JsonObjectAgg(ColumnElement[Any]):
@@ -220,37 +251,3 @@ def _json_object_agg_json(element: JsonObjectAgg, compiler: SQLCompiler, **kw: A
     if isinstance(element.grouped_key.type, GUID):
         key = f"lower(hex({key}))"
     return f"json_group_object({key}, {compiler.process(element.grouped_value, **kw)})"
-
-
-class AnyOf(ColumnElement[bool]):
-    """``expression`` equals one of the values of the list parameter ``name``: one array
-    parameter on PostgreSQL (``= ANY($1)``, any length), an expanding ``IN (…)`` elsewhere."""
-
-    inherit_cache = True
-    type = Boolean()
-    _traverse_internals = [
-        ("operand", InternalTraversal.dp_clauseelement),
-        ("array", InternalTraversal.dp_clauseelement),
-        ("expanding", InternalTraversal.dp_clauseelement),
-    ]
-
-    def __init__(
-        self, expression: ColumnElement[Any], name: str, item_type: TypeEngine[Any] | None = None
-    ) -> None:
-        item = item_type if item_type is not None else expression.type
-        self.operand = expression
-        self.array = bindparam(name, type_=ARRAY(item))
-        self.expanding = bindparam(name, type_=item, expanding=True)
-
-
-@compiles(AnyOf, "postgresql")
-def _any_of_pg(element: AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
-    expression = compiler.process(element.operand, **kw)
-    return f"{expression} = ANY({compiler.process(element.array, **kw)})"
-
-
-@compiles(AnyOf)
-def _any_of_in(element: AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
-    expression = compiler.process(element.operand, **kw)
-    # An expanding parameter renders its own parentheses.
-    return f"{expression} IN {compiler.process(element.expanding, **kw)}"

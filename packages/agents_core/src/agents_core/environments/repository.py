@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import cast
+from typing import TypeVar, cast
 from uuid import UUID
 
 import msgspec
@@ -24,11 +24,11 @@ from sqlalchemy import (
     update,
 )
 
-from agents_core.db import Query, Repository, RowShape, insert_into, new_values
+from agents_core.db import Query, Repository, RowShape, Violations, insert_into, new_values
 from agents_core.db.models import ENVIRONMENT_NAME_CONSTRAINT, Environment, EnvironmentMove
 from agents_core.db.types import AnyOf
 from agents_core.environments.routing import Serving
-from agents_core.errors import ConstraintViolation, EnvironmentNameTaken, EnvironmentNotFound
+from agents_core.errors import EnvironmentNameTaken, EnvironmentNotFound
 from agents_core.releases import pinned
 from agents_core.releases.pinned import MEMBER_NAMED, PinnedMemberNamed, with_members
 from agents_core.schemas import Canary
@@ -67,16 +67,27 @@ def serves(environment: FromClause, release: FromClause) -> ColumnElement[bool]:
     )
 
 
-def _canary(release: int | None, weight: int | None) -> Canary | None:
-    return None if release is None or weight is None else Canary(release=release, weight=weight)
-
-
 class Target(msgspec.Struct, frozen=True):
     """Where a move points an environment: a release, and a canary release with its weight."""
 
     release: int
     canary_release: int | None = None
     canary_weight: int | None = None
+
+    @property
+    def canary(self) -> Canary | None:
+        release, weight = self.canary_release, self.canary_weight
+        return None if release is None or weight is None else Canary(release=release, weight=weight)
+
+
+PublicT = TypeVar("PublicT", EnvironmentPublic, EnvironmentMovePublic)
+
+
+def _public(row: EnvironmentRow | _MoveRow, public: type[PublicT]) -> PublicT:
+    """``public`` filled from the row's fields of the same names, its canary from the row's
+    target."""
+    values = {name: getattr(row, name) for name in public.__struct_fields__ if name != "canary"}
+    return public(**values, canary=row.target.canary)
 
 
 class EnvironmentRow(msgspec.Struct):
@@ -94,14 +105,7 @@ class EnvironmentRow(msgspec.Struct):
         return Target(self.release, self.canary_release, self.canary_weight)
 
     def public(self) -> EnvironmentPublic:
-        return EnvironmentPublic(
-            name=self.name,
-            release=self.release,
-            canary=_canary(self.canary_release, self.canary_weight),
-            revision=self.revision,
-            updated_at=self.updated_at,
-            updated_by=self.updated_by,
-        )
+        return _public(self, EnvironmentPublic)
 
 
 class _MoveRow(msgspec.Struct):
@@ -113,15 +117,12 @@ class _MoveRow(msgspec.Struct):
     actor_id: UUID | None
     created_at: datetime
 
+    @property
+    def target(self) -> Target:
+        return Target(self.release, self.canary_release, self.canary_weight)
+
     def public(self) -> EnvironmentMovePublic:
-        return EnvironmentMovePublic(
-            revision=self.revision,
-            release=self.release,
-            canary=_canary(self.canary_release, self.canary_weight),
-            previous_release=self.previous_release,
-            actor_id=self.actor_id,
-            created_at=self.created_at,
-        )
+        return _public(self, EnvironmentMovePublic)
 
 
 class MovePage(msgspec.Struct, kw_only=True):
@@ -237,6 +238,8 @@ _SERVING = Query(
 _SERVING_WIDTH = len(SERVING.fields)
 _MEMBER_AT = _SERVING_WIDTH + 1 + MEMBER_NAMED.fields.index("agent_id")
 
+_NAME_TAKEN: Violations = {ENVIRONMENT_NAME_CONSTRAINT: lambda _: EnvironmentNameTaken()}
+
 
 class EnvironmentRepository(Repository):
     async def all(self, organization_id: UUID) -> list[EnvironmentRow]:
@@ -255,10 +258,10 @@ class EnvironmentRepository(Repository):
 
     async def get(self, organization_id: UUID, name: str, *, lock: bool = False) -> EnvironmentRow:
         """The environment (see :meth:`find`), or :class:`EnvironmentNotFound`."""
-        found = await self.find(organization_id, name, lock=lock)
-        if found is None:
-            raise EnvironmentNotFound()
-        return found
+        params = {"organization_id": organization_id, "name": name}
+        return await ENVIRONMENT.get(
+            self.conn, _LOCK if lock else _GET, params, EnvironmentNotFound
+        )
 
     async def existing_releases(self, organization_id: UUID, numbers: Sequence[int]) -> set[int]:
         rows = await self.conn.fetch(
@@ -278,48 +281,36 @@ class EnvironmentRepository(Repository):
     ) -> EnvironmentRow:
         """A new environment at revision 1; :class:`EnvironmentNameTaken` when a concurrent
         writer created one of that name first."""
-        try:
-            inserted = await ENVIRONMENT.one(
-                self.conn,
-                _INSERT,
-                new_values(
-                    now,
-                    id=environment_id,
-                    organization_id=organization_id,
-                    name=name,
-                    release=target.release,
-                    canary_release=target.canary_release,
-                    canary_weight=target.canary_weight,
-                    revision=1,
-                    updated_by=actor_id,
-                ),
-            )
-        except ConstraintViolation as exc:
-            if exc.constraint == ENVIRONMENT_NAME_CONSTRAINT:
-                raise EnvironmentNameTaken() from None
-            raise
-        assert inserted is not None
-        return inserted
+        return await ENVIRONMENT.written(
+            self.conn,
+            _INSERT,
+            new_values(
+                now,
+                id=environment_id,
+                organization_id=organization_id,
+                name=name,
+                **msgspec.structs.asdict(target),
+                revision=1,
+                updated_by=actor_id,
+            ),
+            _NAME_TAKEN,
+        )
 
     async def move(
         self, current: EnvironmentRow, target: Target, *, actor_id: UUID | None, now: datetime
     ) -> EnvironmentRow:
         """Point the (locked) environment at ``target`` as its next revision."""
-        moved = await ENVIRONMENT.one(
+        return await ENVIRONMENT.written(
             self.conn,
             _UPDATE,
             new_values(
                 now,
-                release=target.release,
-                canary_release=target.canary_release,
-                canary_weight=target.canary_weight,
+                **msgspec.structs.asdict(target),
                 revision=current.revision + 1,
                 updated_by=actor_id,
             )
             | {"environment_id": current.id},
         )
-        assert moved is not None
-        return moved
 
     async def delete(self, environment_id: UUID) -> None:
         """The environment and its history."""
@@ -334,9 +325,7 @@ class EnvironmentRepository(Repository):
                 moved.updated_at,
                 environment_id=moved.id,
                 revision=moved.revision,
-                release=moved.release,
-                canary_release=moved.canary_release,
-                canary_weight=moved.canary_weight,
+                **msgspec.structs.asdict(moved.target),
                 previous_release=previous_release,
                 actor_id=actor_id,
             ),

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from agents_core.db import Connection
 from agents_core.environments.repository import (
     EnvironmentRepository,
     EnvironmentRow,
@@ -40,6 +39,7 @@ from agents_core.schemas import (
     FieldError,
     ReleasedAgent,
 )
+from agents_core.service import Service
 
 __all__ = ["EnvironmentService", "check_name"]
 
@@ -62,15 +62,11 @@ def _check_revision(current: EnvironmentRow | None, expected: int | None) -> Non
         raise RevisionMismatch(f"The environment is at revision {current.revision}, not {expected}")
 
 
-class EnvironmentService:
+class EnvironmentService(Service):
     """Environments of an organization, on one connection."""
 
-    __slots__ = ("conn", "environments", "events")
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.environments = EnvironmentRepository(conn)
-        self.events = EventRepository(conn)
+    environments: EnvironmentRepository
+    events: EventRepository
 
     # -- reads --------------------------------------------------------------------------------
 

@@ -21,10 +21,10 @@ import binascii
 from typing import Final, NamedTuple
 from uuid import UUID
 
-from agents_core.db import Connection
 from agents_core.errors import InvalidInput
 from agents_core.events.repository import EventRepository, StoredEvent
 from agents_core.schemas import AgentEvent, AgentEventPage, FieldError
+from agents_core.service import Service
 
 __all__ = [
     "MAX_LIMIT",
@@ -42,8 +42,8 @@ _LEGACY_PREFIX: Final = "ev1_"
 _MAX_ID: Final = 2**63 - 1
 
 
-class InvalidCursor(InvalidInput):
-    code = "invalid_cursor"
+class InvalidCursor(InvalidInput, code="invalid_cursor"):
+    """An ``after`` that is not a cursor this feed gave out."""
 
     def __init__(self, field: str = "after") -> None:
         super().__init__(
@@ -101,13 +101,10 @@ def event_public(event: StoredEvent) -> AgentEvent:
     )
 
 
-class EventService:
+class EventService(Service):
     """The organization's change feed, page by page behind an opaque cursor."""
 
-    __slots__ = ("events",)
-
-    def __init__(self, conn: Connection) -> None:
-        self.events = EventRepository(conn)
+    events: EventRepository
 
     async def page(
         self, organization_id: UUID, *, after: str | None = None, limit: int = 100

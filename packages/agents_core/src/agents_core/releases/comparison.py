@@ -39,45 +39,42 @@ def compare_releases(
     ``configs`` holds the configuration of every agent of :func:`pinned_differently` at both
     its versions, keyed by ``(agent_id, version)``.
     """
-    changes: list[ReleaseAgentChange] = []
-    for agent_id, (name, version) in release.items():
-        if agent_id not in base:
-            changes.append(
-                ReleaseAgentChange(
-                    agent_id=agent_id,
-                    name=name,
-                    change=ReleaseChange.ADDED,
-                    base_version=None,
-                    version=version,
-                    fields=[],
-                )
-            )
-            continue
-        base_version = base[agent_id][1]
-        if base_version == version:
-            continue
-        fields = configs[(agent_id, base_version)].differing_fields(configs[(agent_id, version)])
-        changes.append(
-            ReleaseAgentChange(
-                agent_id=agent_id,
-                name=name,
-                change=ReleaseChange.CHANGED,
-                base_version=base_version,
-                version=version,
-                fields=fields,
-            )
-        )
-    for agent_id, (name, base_version) in base.items():
-        if agent_id not in release:
-            changes.append(
-                ReleaseAgentChange(
-                    agent_id=agent_id,
-                    name=name,
-                    change=ReleaseChange.REMOVED,
-                    base_version=base_version,
-                    version=None,
-                    fields=[],
-                )
-            )
+    changes = [
+        change
+        for agent_id in release.keys() | base.keys()
+        if (change := _change(agent_id, base.get(agent_id), release.get(agent_id), configs))
+    ]
     changes.sort(key=lambda change: (change.name.lower(), str(change.agent_id)))
     return ReleaseDiff(base=base_number, release=number, agents=changes)
+
+
+def _change(
+    agent_id: UUID,
+    before: MemberPin | None,
+    after: MemberPin | None,
+    configs: Mapping[tuple[UUID, int], AgentConfig],
+) -> ReleaseAgentChange | None:
+    """What became of one agent: added, removed, or changed (``None`` when pinned at the same
+    version in both); it is named as the release (else the base) names it."""
+    base_version = None if before is None else before[1]
+    version = None if after is None else after[1]
+    if base_version == version:
+        return None
+    fields: list[str] = []
+    if base_version is None:
+        change = ReleaseChange.ADDED
+    elif version is None:
+        change = ReleaseChange.REMOVED
+    else:
+        change = ReleaseChange.CHANGED
+        fields = configs[(agent_id, base_version)].differing_fields(configs[(agent_id, version)])
+    named = after or before
+    assert named is not None, "the agent is a member of one release at least"
+    return ReleaseAgentChange(
+        agent_id=agent_id,
+        name=named[0],
+        change=change,
+        base_version=base_version,
+        version=version,
+        fields=fields,
+    )

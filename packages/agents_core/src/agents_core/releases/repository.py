@@ -43,14 +43,7 @@ class ReleaseRow(msgspec.Struct):
     def with_members(self, agents: list[ReleaseMember]) -> Release:
         """The release, its members ordered by name."""
         agents.sort(key=lambda member: (member.name.lower(), str(member.agent_id)))
-        return Release(
-            id=self.id,
-            number=self.number,
-            message=self.message,
-            created_by=self.created_by,
-            created_at=self.created_at,
-            agents=agents,
-        )
+        return Release(**msgspec.structs.asdict(self), agents=agents)
 
 
 class ReleasePage(msgspec.Struct, kw_only=True):

@@ -16,7 +16,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from agents_core.db import Connection
 from agents_core.events.repository import Event, EventRepository
 from agents_core.releases.closure import plan_members
 from agents_core.releases.comparison import MemberPin, compare_releases, pinned_differently
@@ -30,19 +29,16 @@ from agents_core.schemas import (
     ReleaseDiff,
     ReleaseMember,
 )
+from agents_core.service import Service
 
 __all__ = ["ReleaseService"]
 
 
-class ReleaseService:
+class ReleaseService(Service):
     """Releases of an organization, on one connection."""
 
-    __slots__ = ("conn", "events", "releases")
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.releases = ReleaseRepository(conn)
-        self.events = EventRepository(conn)
+    releases: ReleaseRepository
+    events: EventRepository
 
     async def create(
         self, organization_id: UUID, data: ReleaseCreate, *, actor_id: UUID | None = None

@@ -35,7 +35,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from contextlib import asynccontextmanager
-from typing import Any, Self, TypeVar
+from typing import Any, Final, Generic, Self, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -46,7 +46,7 @@ from agents_core.errors import AgentNotFound, VersionNotFound
 from agents_core.runtime.cache import MISSING, CatalogCache, Entry
 from agents_core.runtime.definitions import AgentDefinition, AgentGraph, CatalogChange
 from agents_core.runtime.follower import ChangeFollower, follower
-from agents_core.runtime.repository import CatalogRepository, ServedDefinitions, ServedGraphs
+from agents_core.runtime.repository import CatalogRepository, Served
 
 __all__ = ["AgentCatalog", "CatalogStats", "ChangeStream"]
 
@@ -139,12 +139,51 @@ _RESET = CatalogChange(organization_id=None, agent_id=None, version=None)
 CatalogSource = str | URL | Database
 
 
-def _members_of(organization_id: UUID, graph: AgentGraph) -> list[Entry]:
-    """A released graph's agents, cached as :meth:`AgentCatalog.resolve` finds them."""
+class _ThroughEnvironment(msgspec.Struct, Generic[T], frozen=True):
+    """How :meth:`AgentCatalog._served` reads one kind of thing through an environment: the
+    cache keys' kinds, the repository's reads (one release; every release served) and the
+    cache entries of what one release pins."""
+
+    kind: int
+    served_kind: int
+    release: Callable[[CatalogRepository, UUID, int, UUID], Awaitable[T]]
+    served: Callable[[CatalogRepository, UUID, str, UUID], Awaitable[Served[T]]]
+    entries: Callable[[UUID, int, UUID, T], list[Entry]]
+
+
+def _definition_entries(
+    organization_id: UUID, release: int, agent_id: UUID, definition: AgentDefinition
+) -> list[Entry]:
+    return [((_RELEASED, organization_id, release, agent_id), definition, ())]
+
+
+def _graph_entries(
+    organization_id: UUID, release: int, entry_id: UUID, graph: AgentGraph
+) -> list[Entry]:
+    """The graph, and its agents as :meth:`AgentCatalog.resolve` finds them."""
     return [
-        ((_RELEASED, organization_id, graph.release, definition.id), definition, ())
-        for definition in graph
+        ((_RELEASE_GRAPH, organization_id, release, entry_id), graph, ()),
+        *(
+            ((_RELEASED, organization_id, release, definition.id), definition, ())
+            for definition in graph
+        ),
     ]
+
+
+_DEFINITIONS: Final = _ThroughEnvironment[AgentDefinition](
+    _RELEASED,
+    _SERVED,
+    CatalogRepository.released,
+    CatalogRepository.served_definitions,
+    _definition_entries,
+)
+_GRAPHS: Final = _ThroughEnvironment[AgentGraph](
+    _RELEASE_GRAPH,
+    _SERVED_GRAPHS,
+    CatalogRepository.release_graph,
+    CatalogRepository.served_graphs,
+    _graph_entries,
+)
 
 
 class AgentCatalog:
@@ -238,7 +277,9 @@ class AgentCatalog:
         :class:`~agents_core.errors.EnvironmentNotFound` when there is no such environment.
         """
         if environment is not None:
-            return await self._served_graph(organization_id, entry_agent_id, environment, call_id)
+            return await self._served(
+                _GRAPHS, organization_id, environment, call_id, entry_agent_id
+            )
         key = (_GRAPH, organization_id, entry_agent_id)
         cached = self._cache.cached(key)
         if cached is not MISSING:
@@ -267,65 +308,36 @@ class AgentCatalog:
         environment; :class:`~agents_core.errors.AgentNotFound` when the agent is not in the
         release serving the call.
         """
+        return await self._served(_DEFINITIONS, organization_id, environment, call_id, agent_id)
+
+    async def _served(
+        self,
+        read: _ThroughEnvironment[T],
+        organization_id: UUID,
+        environment: str,
+        call_id: str | None,
+        agent_id: UUID,
+    ) -> T:
+        """What ``read`` reads for ``agent_id`` in the release serving the call through
+        ``environment``: from the cache when the environment's target and that release's entry
+        are there; else one read of that release, or (the target unknown) one read of every
+        release the environment serves, which caches both sides of a canary."""
         serving = self._cache.cached((_SERVING, organization_id, environment), counted=False)
         if serving is not MISSING:
             release = serving.release_for(environment, call_id)
-            key = (_RELEASED, organization_id, release, agent_id)
+            key = (read.kind, organization_id, release, agent_id)
             cached = self._cache.cached(key)
             if cached is not MISSING:
                 return cached  # type: ignore[no-any-return]
 
-            async def load(repository: CatalogRepository) -> tuple[AgentDefinition, list[Entry]]:
-                definition = await repository.released(organization_id, release, agent_id)
-                return definition, [(key, definition, ())]
+            async def load(repository: CatalogRepository) -> tuple[T, list[Entry]]:
+                value = await read.release(repository, organization_id, release, agent_id)
+                return value, read.entries(organization_id, release, agent_id, value)
 
             return await self._load(key, load)
 
-        async def load_served(
-            repository: CatalogRepository,
-        ) -> tuple[ServedDefinitions, list[Entry]]:
-            served = await repository.served_definitions(organization_id, environment, agent_id)
-            entries: list[Entry] = [
-                (
-                    (_SERVING, organization_id, environment),
-                    served.serving,
-                    (_environment(organization_id, environment),),
-                ),
-                *(
-                    ((_RELEASED, organization_id, release, agent_id), definition, ())
-                    for release, definition in served.definitions.items()
-                ),
-            ]
-            return served, entries
-
-        served: ServedDefinitions = await self._load(
-            (_SERVED, organization_id, environment, agent_id), load_served
-        )
-        release = served.serving.release_for(environment, call_id)
-        definition = served.definitions.get(release)
-        if definition is None:
-            raise AgentNotFound(f"The agent is not in release {release}")
-        return definition
-
-    async def _served_graph(
-        self, organization_id: UUID, entry_id: UUID, environment: str, call_id: str | None
-    ) -> AgentGraph:
-        serving = self._cache.cached((_SERVING, organization_id, environment), counted=False)
-        if serving is not MISSING:
-            release = serving.release_for(environment, call_id)
-            key = (_RELEASE_GRAPH, organization_id, release, entry_id)
-            cached = self._cache.cached(key)
-            if cached is not MISSING:
-                return cached  # type: ignore[no-any-return]
-
-            async def load(repository: CatalogRepository) -> tuple[AgentGraph, list[Entry]]:
-                graph = await repository.release_graph(organization_id, release, entry_id)
-                return graph, [(key, graph, ()), *_members_of(organization_id, graph)]
-
-            return await self._load(key, load)
-
-        async def load_served(repository: CatalogRepository) -> tuple[ServedGraphs, list[Entry]]:
-            served = await repository.served_graphs(organization_id, environment, entry_id)
+        async def load_served(repository: CatalogRepository) -> tuple[Served[T], list[Entry]]:
+            served = await read.served(repository, organization_id, environment, agent_id)
             entries: list[Entry] = [
                 (
                     (_SERVING, organization_id, environment),
@@ -333,19 +345,18 @@ class AgentCatalog:
                     (_environment(organization_id, environment),),
                 )
             ]
-            for release, graph in served.graphs.items():
-                entries.append(((_RELEASE_GRAPH, organization_id, release, entry_id), graph, ()))
-                entries.extend(_members_of(organization_id, graph))
+            for release, value in served.by_release.items():
+                entries.extend(read.entries(organization_id, release, agent_id, value))
             return served, entries
 
-        served: ServedGraphs = await self._load(
-            (_SERVED_GRAPHS, organization_id, environment, entry_id), load_served
+        served: Served[T] = await self._load(
+            (read.served_kind, organization_id, environment, agent_id), load_served
         )
         release = served.serving.release_for(environment, call_id)
-        graph = served.graphs.get(release)
-        if graph is None:
+        value = served.by_release.get(release)
+        if value is None:
             raise AgentNotFound(f"The agent is not in release {release}")
-        return graph
+        return value
 
     async def get_version(
         self, organization_id: UUID, agent_id: UUID, version: int

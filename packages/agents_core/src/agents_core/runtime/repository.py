@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import Any, cast
+from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
 import msgspec
@@ -28,11 +28,25 @@ from agents_core.environments.repository import SERVING, EnvironmentRepository, 
 from agents_core.environments.routing import Serving
 from agents_core.errors import AgentNotFound, EnvironmentNotFound, VersionNotFound
 from agents_core.releases import pinned
-from agents_core.releases.pinned import MEMBER, MEMBER_NAMED, PinnedMember, with_members
+from agents_core.releases.pinned import (
+    MEMBER,
+    MEMBER_NAMED,
+    PinnedMember,
+    PinnedMemberNamed,
+    with_members,
+)
 from agents_core.runtime.definitions import AgentDefinition, AgentGraph, Handoff
 from agents_core.schemas import CONFIG_FIELDS, AgentConfig
 
-__all__ = ["CatalogRepository", "LoadedDefinition", "ServedDefinitions", "ServedGraphs"]
+__all__ = [
+    "CatalogRepository",
+    "LoadedDefinition",
+    "Served",
+    "ServedDefinitions",
+    "ServedGraphs",
+]
+
+T = TypeVar("T")
 
 
 class _LiveAgent(AgentConfig):
@@ -210,6 +224,20 @@ def _definition(
     )
 
 
+def _released_definition(
+    organization_id: UUID, release: int, member: PinnedMemberNamed
+) -> AgentDefinition:
+    """An agent as ``release`` pins it, its handoff targets named as the release names them."""
+    return _definition(
+        member.agent_id,
+        organization_id,
+        member.version,
+        member.pinned(),
+        member.handoff_names(),
+        release,
+    )
+
+
 def _ordered(
     entry_id: UUID, definitions: dict[UUID, AgentDefinition], release: int | None = None
 ) -> AgentGraph:
@@ -244,19 +272,16 @@ def _release_graph(
     return _ordered(entry_id, definitions, release)
 
 
-class ServedDefinitions(msgspec.Struct, frozen=True):
-    """What an environment serves, and the agent as each of its releases pins it (absent from
-    a release it is not in)."""
+class Served(msgspec.Struct, Generic[T], frozen=True):
+    """What an environment serves, and what was asked for (an agent, a graph) as each of its
+    releases pins it (absent from a release the agent is not in)."""
 
     serving: Serving
-    definitions: dict[int, AgentDefinition]
+    by_release: dict[int, T]
 
 
-class ServedGraphs(msgspec.Struct, frozen=True):
-    """What an environment serves, and the entry agent's graph in each of its releases."""
-
-    serving: Serving
-    graphs: dict[int, AgentGraph]
+ServedDefinitions = Served[AgentDefinition]
+ServedGraphs = Served[AgentGraph]
 
 
 class LoadedDefinition(msgspec.Struct, frozen=True):
@@ -271,13 +296,12 @@ class CatalogRepository(Repository):
     ) -> LoadedDefinition:
         """The active agent, live (``version`` is ``None`` or its current version) or as saved
         at ``version``, with its handoff targets' names. One round trip."""
-        found = await DEFINITION.one(
+        found = await DEFINITION.get(
             self.conn,
             _DEFINITION,
             {"organization_id": organization_id, "agent_id": agent_id, "version": version},
+            AgentNotFound,
         )
-        if found is None:
-            raise AgentNotFound()
         names = {UUID(key): name for key, name in (found.target_names or {}).items()}
         if version is None or version == found.current_version:
             config, version = found.config(), found.current_version
@@ -308,21 +332,13 @@ class CatalogRepository(Repository):
         self, organization_id: UUID, release: int, agent_id: UUID
     ) -> AgentDefinition:
         """The agent as release ``release`` pins it. One round trip."""
-        member = await MEMBER_NAMED.one(
+        member = await MEMBER_NAMED.get(
             self.conn,
             _RELEASED,
             {"organization_id": organization_id, "number": release, "agent_id": agent_id},
+            AgentNotFound,
         )
-        if member is None:
-            raise AgentNotFound()
-        return _definition(
-            agent_id,
-            organization_id,
-            member.version,
-            member.pinned(),
-            member.handoff_names(),
-            release,
-        )
+        return _released_definition(organization_id, release, member)
 
     async def served_definitions(
         self, organization_id: UUID, environment: str, agent_id: UUID
@@ -332,17 +348,10 @@ class CatalogRepository(Repository):
         served = await EnvironmentRepository(self.conn).serving(
             organization_id, environment, agent_id
         )
-        return ServedDefinitions(
+        return Served(
             served.serving,
             {
-                release: _definition(
-                    agent_id,
-                    organization_id,
-                    member.version,
-                    member.pinned(),
-                    member.handoff_names(),
-                    release,
-                )
+                release: _released_definition(organization_id, release, member)
                 for release, member in served.members.items()
             },
         )
@@ -381,4 +390,4 @@ class CatalogRepository(Repository):
             for release, reached in members.items()
             if reached
         }
-        return ServedGraphs(SERVING(rows[0]), graphs)
+        return Served(SERVING(rows[0]), graphs)

@@ -9,9 +9,9 @@ from uuid import UUID
 import msgspec
 from sqlalchemy import Table, and_, bindparam, func, literal_column, null, select, update
 
-from agents_core.db import Query, Repository, RowShape, insert_into, new_values
+from agents_core.db import Query, Repository, RowShape, Violations, insert_into, new_values
 from agents_core.db.models import USER_EMAIL_INDEX, User
-from agents_core.errors import ConstraintViolation, EmailTaken, UserNotFound
+from agents_core.errors import EmailTaken, UserNotFound
 from agents_core.principal import Principal
 from agents_core.schemas import Role, UserPublic
 
@@ -79,6 +79,8 @@ _PRINCIPAL = Query(
     select(*PRINCIPAL.columns).where(_c.id == bindparam("user_id"), _c.is_active.is_(True))
 )
 
+_EMAIL_TAKEN: Violations = {USER_EMAIL_INDEX: lambda _: EmailTaken()}
+
 
 class UserRepository(Repository):
     async def insert(
@@ -102,14 +104,7 @@ class UserRepository(Repository):
             role=role.value,
             password_hash=password_hash,
         )
-        try:
-            inserted = await USER.one(self.conn, _INSERT, values)
-        except ConstraintViolation as exc:
-            if exc.constraint == USER_EMAIL_INDEX:
-                raise EmailTaken() from None
-            raise
-        assert inserted is not None
-        return inserted
+        return await USER.written(self.conn, _INSERT, values, _EMAIL_TAKEN)
 
     async def credentials(self, email: str) -> Credentials | None:
         return await CREDENTIALS.one(self.conn, _CREDENTIALS, {"email_key": email.lower()})
@@ -121,12 +116,8 @@ class UserRepository(Repository):
         return await USER.many(self.conn, _LIST, {"organization_id": organization_id})
 
     async def get(self, organization_id: UUID, user_id: UUID) -> UserPublic:
-        user = await USER.one(
-            self.conn, _GET, {"organization_id": organization_id, "user_id": user_id}
-        )
-        if user is None:
-            raise UserNotFound()
-        return user
+        params = {"organization_id": organization_id, "user_id": user_id}
+        return await USER.get(self.conn, _GET, params, UserNotFound)
 
     async def lock_active_admins(self, organization_id: UUID) -> set[UUID]:
         rows = await self.conn.fetch(
@@ -143,7 +134,7 @@ class UserRepository(Repository):
         full_name: str | None,
         now: datetime,
     ) -> UserPublic:
-        updated = await USER.one(
+        return await USER.written(
             self.conn,
             _UPDATE,
             {
@@ -155,8 +146,6 @@ class UserRepository(Repository):
                 "now": now,
             },
         )
-        assert updated is not None
-        return updated
 
     async def principal(self, user_id: UUID) -> Principal | None:
         """An active user as a principal (its organization and role)."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from agents_core.db import Connection
 from agents_core.errors import EmailTaken, LastAdmin, NotFound, UserNotFound
 from agents_core.organizations.repository import OrganizationRepository
 from agents_core.principal import Principal
@@ -22,21 +21,18 @@ from agents_core.schemas import (
     UserPublic,
     UserUpdate,
 )
+from agents_core.service import Service
 from agents_core.users.passwords import hash_password_async, verify_password_async
 from agents_core.users.repository import UserRepository
 
 __all__ = ["UserNotFound", "UserService"]
 
 
-class UserService:
+class UserService(Service):
     """Users and their organizations, on one connection."""
 
-    __slots__ = ("conn", "organizations", "users")
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.users = UserRepository(conn)
-        self.organizations = OrganizationRepository(conn)
+    users: UserRepository
+    organizations: OrganizationRepository
 
     async def _new_password_hash(self, email: str, password: str) -> str:
         """The hash of a new user's password, after checking that the email is free (so that a
