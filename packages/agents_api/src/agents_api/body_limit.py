@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from litestar.enums import ScopeType
 from litestar.exceptions import ClientException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
@@ -23,9 +22,7 @@ class BodyLimitMiddleware:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
-            return
+        # A route middleware: Litestar calls it for the app's routes, all of them HTTP.
         declared: bytes | None = None
         chunked = False
         for name, value in scope["headers"]:

@@ -166,7 +166,7 @@ _AFTER = Query(
     .order_by(_events.c.id)
     .limit(bindparam("limit", type_=Integer()))
 )
-_LAST = Query(select(func.coalesce(func.max(_events.c.id), 0)))
+_LAST = Query(select(func.coalesce(func.max(_events.c.id), literal_column("0"))))
 
 
 class EventRepository(Repository):

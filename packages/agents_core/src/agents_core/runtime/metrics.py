@@ -40,46 +40,45 @@ class CatalogCollector(Collector):
         stats = self._catalog.stats
         names = list(self._labels)
         values = list(self._labels.values())
-
-        def counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
-            family = CounterMetricFamily(name, documentation, labels=names)
+        for kind, name, documentation, value in (
+            (CounterMetricFamily, "hits", "Lookups answered from the cache", stats.hits),
+            (CounterMetricFamily, "misses", "Lookups that read the database", stats.misses),
+            (
+                CounterMetricFamily,
+                "changes",
+                "Change notices (or polled events) applied: entries they named were evicted",
+                stats.changes,
+            ),
+            (
+                CounterMetricFamily,
+                "resets",
+                "Times the whole cache was dropped after the change feed was lost and found again",
+                stats.resets,
+            ),
+            (
+                CounterMetricFamily,
+                "evictions",
+                "Entries dropped from the cache, for a change or to make room",
+                stats.evictions,
+            ),
+            (GaugeMetricFamily, "entries", "Entries in the cache", stats.entries),
+            (
+                GaugeMetricFamily,
+                "listening",
+                "1 while the change feed is followed and the cache is used; 0 while every "
+                "lookup reads the database (the feed is lost, or the catalog is not started)",
+                1 if stats.listening else 0,
+            ),
+            (
+                GaugeMetricFamily,
+                "unfollowed_seconds",
+                "Seconds since the change feed was lost (0 while it is followed): staleness risk",
+                stats.unfollowed_seconds,
+            ),
+        ):
+            family = kind(f"agents_catalog_{name}", documentation, labels=names)
             family.add_metric(values, value)
-            return family
-
-        def gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
-            family = GaugeMetricFamily(name, documentation, labels=names)
-            family.add_metric(values, value)
-            return family
-
-        yield counter("agents_catalog_hits", "Lookups answered from the cache", stats.hits)
-        yield counter("agents_catalog_misses", "Lookups that read the database", stats.misses)
-        yield counter(
-            "agents_catalog_changes",
-            "Change notices (or polled events) applied: entries they named were evicted",
-            stats.changes,
-        )
-        yield counter(
-            "agents_catalog_resets",
-            "Times the whole cache was dropped after the change feed was lost and found again",
-            stats.resets,
-        )
-        yield counter(
-            "agents_catalog_evictions",
-            "Entries dropped from the cache, for a change or to make room",
-            stats.evictions,
-        )
-        yield gauge("agents_catalog_entries", "Entries in the cache", stats.entries)
-        yield gauge(
-            "agents_catalog_unfollowed_seconds",
-            "Seconds since the change feed was lost (0 while it is followed): staleness risk",
-            stats.unfollowed_seconds,
-        )
-        yield gauge(
-            "agents_catalog_listening",
-            "1 while the change feed is followed and the cache is used; 0 while every lookup "
-            "reads the database (the feed is lost, or the catalog is not started)",
-            1 if stats.listening else 0,
-        )
+            yield family
 
 
 def register_catalog_metrics(
