@@ -165,8 +165,9 @@ def create_app(settings: Settings | None = None, *, database: Database | None = 
         if isinstance(route, HTTPRoute)
     }
     app.asgi_handler = RequestObserver(
-        BrowserPolicy(app.asgi_handler, settings.cors_origins, methods),
+        app.asgi_handler,
         metrics=metrics,
         log_requests=settings.access_log,
+        policy=BrowserPolicy(settings.cors_origins, methods),
     )
     return app

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import HTTPScope, Scope
 
 __all__ = [
     "ALLOWED_HEADERS",
@@ -41,18 +40,17 @@ _VARY_ORIGIN = (b"vary", b"Origin")
 
 
 class BrowserPolicy:
-    """The outermost layer below the request observer (so that its answers carry a request id)."""
+    """What the outermost layer (:class:`~agents_api.request_observer.RequestObserver`) adds
+    to every answer for browsers, and the preflights it answers itself."""
 
-    __slots__ = ("_allowed", "_app", "_exposed", "_origins", "_preflight")
+    __slots__ = ("_allowed", "_exposed", "_origins", "_preflight")
 
     def __init__(
         self,
-        app: ASGIApp,
         cors_origins: tuple[str, ...] = (),
         allowed_methods: Mapping[str, frozenset[str]] | None = None,
     ) -> None:
         """``allowed_methods``: each route template's methods (``OPTIONS`` is added)."""
-        self._app = app
         self._allowed = {
             template: ", ".join(sorted({*methods, "OPTIONS"})).encode("latin-1")
             for template, methods in (allowed_methods or {}).items()
@@ -70,34 +68,21 @@ class BrowserPolicy:
             _NOSNIFF,
         ]
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self._app(scope, receive, send)
-            return
-        origin: bytes | None = None
+    def headers_for(self, scope: HTTPScope) -> tuple[list[tuple[bytes, bytes]], bool]:
+        """The headers every answer to this request gets, and whether it is a preflight this
+        layer answers itself (204, those headers, no body)."""
         if self._origins:
             origin = self._listed_origin(scope)
-            if origin is not None and scope["method"] == "OPTIONS" and _asks_preflight(scope):
-                await self._answer_preflight(origin, send)
-                return
-        added = (
-            [_NOSNIFF]
-            if origin is None
-            else [_NOSNIFF, (b"access-control-allow-origin", origin), _VARY_ORIGIN, self._exposed]
-        )
+            if origin is not None:
+                if scope["method"] == "OPTIONS" and _asks_preflight(scope):
+                    return [(b"access-control-allow-origin", origin), *self._preflight], True
+                cors = [(b"access-control-allow-origin", origin), _VARY_ORIGIN, self._exposed]
+                return [_NOSNIFF, *cors], False
+        return _ALWAYS, False
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", ()), *added]
-                if scope["method"] == "OPTIONS" and message["status"] < 300:
-                    allow = self._allowed.get(scope.get("path_template", ""))
-                    if allow is not None:
-                        headers = [h for h in headers if h[0].lower() != b"allow"]
-                        headers.append((b"allow", allow))
-                message["headers"] = headers
-            await send(message)
-
-        await self._app(scope, receive, send_with_headers)
+    def allow(self, scope: Scope) -> bytes | None:
+        """``Allow`` for a successful ``OPTIONS``: the path's methods as documented."""
+        return self._allowed.get(scope.get("path_template", ""))
 
     def _listed_origin(self, scope: Scope) -> bytes | None:
         for name, value in scope["headers"]:
@@ -105,15 +90,8 @@ class BrowserPolicy:
                 return value if value in self._origins else None
         return None
 
-    async def _answer_preflight(self, origin: bytes, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 204,
-                "headers": [(b"access-control-allow-origin", origin), *self._preflight],
-            }
-        )
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+_ALWAYS = [_NOSNIFF]
 
 
 def _asks_preflight(scope: Scope) -> bool:

@@ -1,4 +1,5 @@
-"""The outermost layer of the app: every request gets an id, a log line and its metrics.
+"""The outermost layer of the app: every request gets an id, a log line, its metrics, and the
+headers browsers need (:mod:`agents_api.browser_policy`: ``nosniff``, CORS).
 
 It wraps Litestar's own entry point (not a Litestar middleware, which runs only for requests
 that match a route), so 404s and 405s from the router are seen too. It is on the path of every
@@ -13,6 +14,7 @@ from time import perf_counter
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from agents_api.browser_policy import BrowserPolicy
 from agents_api.metrics import AppMetrics
 from agents_api.request_ids import (
     REQUEST_ID_HEADER,
@@ -30,12 +32,20 @@ request_log = logging.getLogger("agents_api.requests")
 
 
 class RequestObserver:
-    __slots__ = ("app", "log_requests", "metrics")
+    __slots__ = ("app", "log_requests", "metrics", "policy")
 
-    def __init__(self, app: ASGIApp, *, metrics: AppMetrics | None, log_requests: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: AppMetrics | None,
+        log_requests: bool,
+        policy: BrowserPolicy,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.log_requests = log_requests
+        self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -49,20 +59,32 @@ class RequestObserver:
         if request_id is None:
             request_id = new_request_id()
         token = current.set(request_id)
-        id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+        added, preflight = self.policy.headers_for(scope)
+        added = [*added, (REQUEST_ID_HEADER, request_id.encode("ascii"))]
         # What the server answers when the app fails before it starts a response.
         status = 500
         started = perf_counter()
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
+                headers = [*message.get("headers", ()), *added]
+                if scope["method"] == "OPTIONS" and status < 300:
+                    allow = self.policy.allow(scope)
+                    if allow is not None:
+                        headers = [h for h in headers if h[0].lower() != b"allow"]
+                        headers.append((b"allow", allow))
+                message["headers"] = headers
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            if preflight:
+                status = 204
+                await send({"type": "http.response.start", "status": 204, "headers": added})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            else:
+                await self.app(scope, receive, send_with_headers)
         finally:
             seconds = perf_counter() - started
             route = scope.get("path_template") or UNMATCHED_ROUTE

@@ -170,7 +170,8 @@ class PgConnection(Connection):
         the time left, its failures turned into domain errors."""
         raw = self._raw or await self._acquire()
         try:
-            return await getattr(raw, operation)(sql, *args, timeout=self._wait())
+            wait = self._database.wait if self.deadline is None else self._wait()
+            return await getattr(raw, operation)(sql, *args, timeout=wait)
         except asyncio.CancelledError:
             self._discard()  # cut off mid-statement: its state is unknown
             raise

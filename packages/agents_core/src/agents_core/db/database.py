@@ -47,7 +47,7 @@ __all__ = [
 DEFAULT_TIMEOUT = 5.0
 """Seconds any one wait on the database may take (``AGENTS_DB_TIMEOUT``)."""
 
-CLIENT_MARGIN = 0.5
+CLIENT_MARGIN = 0.25
 """Seconds our side waits beyond the server's own timeouts before it gives up on a statement:
 the server's ``statement_timeout`` answers first when the server is alive (and the connection
 stays usable); ours only fires when it is not answering at all."""
@@ -159,6 +159,8 @@ class Database:
         self._pool_lock = asyncio.Lock()
         self._sa_engine: AsyncEngine | None = None
         self._waiting = 0
+        self._leased = 0
+        """Pooled connections lent out now (PostgreSQL)."""
         self._connection_type: type[Connection] = PgConnection if self.is_postgres else SaConnection
 
     @property
@@ -265,19 +267,31 @@ class Database:
 
     async def _acquire_pg(self, within: float) -> Any:
         self._waiting += 1
+        # A lease is counted from the moment it is sure to get a connection: while fewer than
+        # ``pool_size`` are counted, one is free (or can be opened, within the pool's connect
+        # timeout) and is taken at once, without asyncpg's timed acquire (it runs a task of
+        # its own, a cost every request would pay for a wait that cannot happen).
+        free = self._leased < self.pool_size
+        if free:
+            self._leased += 1
         try:
             pool = self._pool or await self._pg_pool()
-            if pool.get_idle_size():
-                # A connection is free: taken at once. (asyncpg bounds an acquire with a task
-                # of its own, a cost every request would pay for a wait that cannot happen.)
+            if free:
                 return await pool.acquire()
-            return await pool.acquire(timeout=min(within, self.timeout))
-        except Exception as exc:
-            raise domain_error(exc) from exc
+            raw = await pool.acquire(timeout=min(within, self.timeout))
+        except BaseException as exc:
+            if free:
+                self._leased -= 1
+            if isinstance(exc, Exception):
+                raise domain_error(exc) from exc
+            raise
         finally:
             self._waiting -= 1
+        self._leased += 1
+        return raw
 
     async def _release_pg(self, raw: Any) -> None:
+        self._leased -= 1
         if not is_open(raw):
             return  # the pool already took it back when it closed
         pool = self._pool
