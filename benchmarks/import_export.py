@@ -24,6 +24,8 @@ import sys
 # would shadow the standard library's ``http`` (needed by httpx) for every later import.
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+# The statement counter is the test suite's wrapper (production connections count nothing).
+sys.path.insert(0, os.path.dirname(_HERE))
 
 import argparse
 import asyncio
@@ -44,6 +46,7 @@ from agents_api.app import create_app
 from agents_api.settings import Settings
 from agents_core.db import migrations
 from agents_core.db.database import Database
+from tests.conftest import counting_statements
 
 ADMIN_URL = os.environ.get(
     "AGENTS_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -155,11 +158,13 @@ async def run(size: int, rounds: int) -> dict[str, Any]:
                     "Content-Type": "application/json",
                 }
 
-                before = database.statements
-                start = time.perf_counter()
-                imported = await client.post("/api/v1/agents/import", content=body, headers=headers)
-                import_s = time.perf_counter() - start
-                import_statements = database.statements - before
+                with counting_statements(database) as counted:
+                    start = time.perf_counter()
+                    imported = await client.post(
+                        "/api/v1/agents/import", content=body, headers=headers
+                    )
+                    import_s = time.perf_counter() - start
+                import_statements = counted.value
                 imported.raise_for_status()
                 assert imported.json()["created"] == size, imported.text[:500]
 
