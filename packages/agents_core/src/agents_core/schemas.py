@@ -519,6 +519,14 @@ class AgentExport(_AgentInput):
         """The configuration this item creates, handoff names resolved to ``handoff_targets``."""
         return _config_from(self, _EXPORT_DEFAULTS, handoff_targets=handoff_targets)
 
+    def filled(self) -> AgentExport:
+        """The same item with every member given: ``null`` or missing where the configuration
+        cannot hold it is the member's default (what an import makes of it), names kept."""
+        config = _config_from(self, _EXPORT_DEFAULTS, handoff_targets=[])
+        values = {name: getattr(config, name) for name in CONFIG_FIELDS}
+        values["handoff_targets"] = list(self.handoff_targets or ())
+        return AgentExport(**values)
+
 
 _NULLABLE: Final = frozenset(
     field.name

@@ -27,7 +27,6 @@ import msgspec
 import yaml
 
 from agents_core.schemas import (
-    DEFAULT_MODEL,
     AgentExport,
     AgentModality,
     PanelType,
@@ -99,14 +98,7 @@ class LocalAgent:
 def normalized(config: AgentExport) -> AgentExport:
     """The configuration with every member given, as the API makes it from an import: a missing
     model is the default model, a missing modality ``audio_only``, missing lists empty."""
-    return msgspec.structs.replace(
-        config,
-        model=config.model if config.model is not None else DEFAULT_MODEL,
-        modality=config.modality if config.modality is not None else AgentModality.AUDIO_ONLY,
-        panels=list(config.panels or ()),
-        tools=list(config.tools or ()),
-        handoff_targets=list(config.handoff_targets or ()),
-    )
+    return config.filled()
 
 
 # -- names ----------------------------------------------------------------------------------------

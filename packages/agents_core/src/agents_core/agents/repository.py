@@ -244,10 +244,8 @@ class AgentPage(msgspec.Struct, kw_only=True):
 
 
 def _stored_config(config: AgentConfig) -> dict[str, Any]:
-    """A configuration as its columns store it (enums as their values)."""
-    values = {name: getattr(config, name) for name in CONFIG_FIELDS}
-    values["modality"] = config.modality.value
-    values["panels"] = [p.value for p in config.panels]
+    """A configuration as its columns store it (enums as their values, ids as ids)."""
+    values: dict[str, Any] = msgspec.to_builtins(config.config(), builtin_types=(UUID,))
     return values
 
 

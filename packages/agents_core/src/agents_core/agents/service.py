@@ -37,7 +37,6 @@ from agents_core.schemas import (
     AgentUpdate,
     AgentVersionPublic,
     FieldError,
-    PanelType,
 )
 from agents_core.service import Service
 
@@ -57,15 +56,13 @@ def copy_name(name: str, attempt: int) -> str:
     return name[: MAX_NAME_LENGTH - len(suffix)] + suffix
 
 
+_FIELD_TYPES: dict[str, Any] = {f.name: f.type for f in msgspec.structs.fields(AgentConfig)}
+
+
 def _stored(field: str, value: Any) -> Any:
-    """A configuration value as it is stored and compared (enum members, fresh lists)."""
-    if field == "modality":
-        return AgentModality(value)
-    if field == "panels":
-        return [PanelType(p) for p in value]
-    if isinstance(value, list):
-        return list(value)
-    return value
+    """A configuration value as the configuration holds it (enum members, fresh lists), so
+    that it compares equal to the stored one when it is the same."""
+    return msgspec.convert(value, _FIELD_TYPES[field])
 
 
 def _check_expected(current: AgentPublic, expected_version: int | None) -> None:
