@@ -271,7 +271,9 @@ class Database:
         # ``pool_size`` are counted, one is free (or can be opened, within the pool's connect
         # timeout) and is taken at once, without asyncpg's timed acquire (it runs a task of
         # its own, a cost every request would pay for a wait that cannot happen).
-        free = self._leased < self.pool_size
+        # A lease that has less than the full timeout left (it queued at a write gate) takes
+        # the timed path: opening a connection could take the pool's whole connect timeout.
+        free = self._leased < self.pool_size and within >= self.timeout
         if free:
             self._leased += 1
         try:
