@@ -418,11 +418,7 @@ class AgentCatalog:
 
     async def poll(self) -> int:
         """Apply the events recorded since the last poll (SQLite); returns how many."""
-        from agents_core.runtime.follower import PollingFollower
-
-        if isinstance(self._follower, PollingFollower):
-            return await self._follower.poll()
-        return 0
+        return await self._follower.poll()
 
     @property
     def stats(self) -> CatalogStats:

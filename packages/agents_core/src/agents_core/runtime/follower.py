@@ -80,6 +80,11 @@ class ChangeFollower:
         """Returns once every change committed before the call has been told."""
         raise NotImplementedError
 
+    async def poll(self) -> int:
+        """Tell the changes recorded since the last look; returns how many. A follower that is
+        told of changes as they commit has nothing to look for."""
+        return 0
+
     async def close(self) -> None:
         if self._task is not None:
             task, self._task = self._task, None
