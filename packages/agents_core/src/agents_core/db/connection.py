@@ -30,9 +30,9 @@ class Pool(Protocol):
     def wait(self) -> float:
         """Seconds one statement may take, seen from our side."""
 
-    async def _acquire_pg(self, within: float) -> Any: ...
+    async def _acquire_pg(self, lease: Any, within: float) -> Any: ...
 
-    async def _release_pg(self, raw: Any) -> None: ...
+    def _release_pg(self, lease: Any) -> None: ...
 
     async def _acquire_sa(self) -> AsyncConnection: ...
 
@@ -126,28 +126,21 @@ class Connection:
         raise NotImplementedError
 
 
-def is_open(raw: Any) -> bool:
-    """Whether a pooled asyncpg connection can still be used: the pool takes back (and
-    invalidates) a connection that closed under it."""
-    try:
-        return not raw.is_closed()
-    except Exception:  # asyncpg's InterfaceError: released back to the pool
-        return False
-
-
 class PgConnection(Connection):
-    """A lease on a pooled asyncpg connection."""
+    """A lease on a pooled asyncpg connection (a :class:`~agents_core.db.pool.Lease`: the pool's
+    watchdog closes ``raw`` when a statement is still running at ``until``)."""
 
-    __slots__ = ("_raw",)
+    __slots__ = ("raw", "until")
 
     def __init__(self, database: Pool) -> None:
         super().__init__(database)
-        self._raw: Any = None
+        self.raw: Any = None
+        self.until: float | None = None
 
     async def _acquire(self) -> Any:
-        raw = self._raw
+        raw = self.raw
         if raw is None:
-            raw = self._raw = await self._database._acquire_pg(self._wait())
+            raw = await self._database._acquire_pg(self, self._wait())
         return raw
 
     def _failed(self, exc: BaseException) -> BaseException:
@@ -158,25 +151,28 @@ class PgConnection(Connection):
             self._discard()
         return error
 
-    def _alive(self) -> bool:
-        return self._raw is not None and is_open(self._raw)
-
     def _discard(self) -> None:
-        if self._alive():
-            self._raw.terminate()
+        raw = self.raw
+        if raw is not None and not raw.is_closed():
+            raw.terminate()
 
     async def _driver(self, operation: str, sql: str, *args: Any) -> Any:
         """``operation`` (an asyncpg connection method) on the lease's connection, bounded by
-        the time left, its failures turned into domain errors."""
-        raw = self._raw or await self._acquire()
+        the time left (see ``until``), its failures turned into domain errors."""
+        raw = self.raw or await self._acquire()
+        now = time.monotonic()
+        deadline = self.deadline
+        until = now + self._database.wait
+        self.until = until if deadline is None or deadline >= until else max(deadline, now + 0.001)
         try:
-            wait = self._database.wait if self.deadline is None else self._wait()
-            return await getattr(raw, operation)(sql, *args, timeout=wait)
+            return await getattr(raw, operation)(sql, *args)
         except asyncio.CancelledError:
             self._discard()  # cut off mid-statement: its state is unknown
             raise
         except Exception as exc:
             raise self._failed(exc) from exc
+        finally:
+            self.until = None
 
     async def fetch(self, query: Query, params: Mapping[str, Any]) -> Sequence[Row]:
         sql, order = query.pg()
@@ -212,7 +208,7 @@ class PgConnection(Connection):
             yield self
         except BaseException:
             self._depth = depth
-            if self._alive():
+            if self.raw is not None and not self.raw.is_closed():
                 try:
                     await self._simple(
                         "ROLLBACK" if depth == 0 else f"ROLLBACK TO SAVEPOINT s{depth}"
@@ -233,10 +229,9 @@ class PgConnection(Connection):
         )
 
     async def release(self) -> None:
-        raw, self._raw = self._raw, None
         self._depth = 0
-        if raw is not None:
-            await self._database._release_pg(raw)
+        if self.raw is not None:
+            self._database._release_pg(self)
 
 
 class SaConnection(Connection):

@@ -28,10 +28,10 @@ from agents_core.db.connection import (
     Connection,
     PgConnection,
     SaConnection,
-    is_open,
 )
 from agents_core.db.driver_errors import domain_error
 from agents_core.db.notifications import Listening
+from agents_core.db.pool import DriverPool, Lease
 from agents_core.db.query import Query
 
 __all__ = [
@@ -121,16 +121,6 @@ async def _init_pg_connection(conn: Any) -> None:
     )
 
 
-async def _keep_session(_conn: Any) -> None:
-    """Reset for connections given back to the pool: nothing to do.
-
-    asyncpg's default reset runs ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
-    RESET ALL`` — a round trip on every release, a tenth of the CPU of a one-agent read. The
-    connections set no session state, take only transaction-level locks (gone at commit or
-    rollback) and listen to nothing; the pool still rolls back a transaction left open.
-    """
-
-
 class PoolStatus(msgspec.Struct, frozen=True, kw_only=True):
     """The pool at one moment: connections open, lent out, and requests waiting for one."""
 
@@ -155,12 +145,10 @@ class Database:
         self.timeout = timeout
         self.wait = timeout + CLIENT_MARGIN
         """Seconds a statement may take as seen from our side (see :data:`CLIENT_MARGIN`)."""
-        self._pool: Any = None
-        self._pool_lock = asyncio.Lock()
+        self._pool: DriverPool | None = None
         self._sa_engine: AsyncEngine | None = None
         self._waiting = 0
-        self._leased = 0
-        """Pooled connections lent out now (PostgreSQL)."""
+        """Requests waiting for a connection (SQLite; PostgreSQL's pool counts its own)."""
         self._connection_type: type[Connection] = PgConnection if self.is_postgres else SaConnection
 
     @property
@@ -220,93 +208,70 @@ class Database:
     def pool_status(self) -> PoolStatus:
         if self.is_postgres:
             pool = self._pool
-            size = 0 if pool is None else pool.get_size()
-            idle = 0 if pool is None else pool.get_idle_size()
-            return PoolStatus(size=size, in_use=size - idle, waiting=self._waiting)
+            if pool is None:
+                return PoolStatus(size=0, in_use=0, waiting=0)
+            opened = pool.opened
+            return PoolStatus(size=opened, in_use=opened - pool.idle, waiting=pool.waiting)
         engine = self._sa_engine
         if engine is None:
             return PoolStatus(size=0, in_use=0, waiting=self._waiting)
-        pool = engine.sync_engine.pool
-        in_use = int(getattr(pool, "checkedout", lambda: 0)())
-        size = in_use + int(getattr(pool, "checkedin", lambda: 0)())
+        sa_pool = engine.sync_engine.pool
+        in_use = int(getattr(sa_pool, "checkedout", lambda: 0)())
+        size = in_use + int(getattr(sa_pool, "checkedin", lambda: 0)())
         return PoolStatus(size=size, in_use=in_use, waiting=self._waiting)
 
     async def close(self) -> None:
         if self._pool is not None:
             pool, self._pool = self._pool, None
-            await pool.close()
+            await pool.close(self.timeout)
         if self._sa_engine is not None:
             engine, self._sa_engine = self._sa_engine, None
             await engine.dispose()
 
     # -- the pools (for db/ only) --------------------------------------------------------------
 
-    async def _pg_pool(self) -> Any:
+    def _pg_pool(self) -> DriverPool:
         if self._pool is None:
-            async with self._pool_lock:
-                if self._pool is None:
-                    import asyncpg
-
-                    milliseconds = str(int(self.timeout * 1000))
-                    self._pool = await asyncpg.create_pool(
-                        self.asyncpg_dsn(),
-                        # Connections are made on demand: no floor to keep up during an outage.
-                        min_size=0,
-                        max_size=self.pool_size,
-                        init=_init_pg_connection,
-                        # Statements are prepared once per connection and cached by asyncpg.
-                        statement_cache_size=256,
-                        reset=_keep_session,
-                        timeout=self.timeout,  # connecting
-                        server_settings={
-                            "lock_timeout": milliseconds,
-                            "statement_timeout": milliseconds,
-                        },
-                    )
+            self._pool = DriverPool(self._pg_connect, self.pool_size)
         return self._pool
 
-    async def _acquire_pg(self, within: float) -> Any:
-        self._waiting += 1
-        # A lease is counted from the moment it is sure to get a connection: while fewer than
-        # ``pool_size`` are counted, one is free (or can be opened, within the pool's connect
-        # timeout) and is taken at once, without asyncpg's timed acquire (it runs a task of
-        # its own, a cost every request would pay for a wait that cannot happen).
-        # A lease that has less than the full timeout left (it queued at a write gate) takes
-        # the timed path: opening a connection could take the pool's whole connect timeout.
-        free = self._leased < self.pool_size and within >= self.timeout
-        if free:
-            self._leased += 1
+    async def _pg_connect(self, within: float) -> Any:
+        """A new asyncpg connection, set up, within ``within`` seconds (and the timeout)."""
+        import asyncpg
+
+        milliseconds = str(int(self.timeout * 1000))
+        raw: Any = None
         try:
-            pool = self._pool or await self._pg_pool()
-            if free:
-                return await pool.acquire()
-            raw = await pool.acquire(timeout=min(within, self.timeout))
-        except BaseException as exc:
-            if free:
-                self._leased -= 1
-            if isinstance(exc, Exception):
-                raise domain_error(exc) from exc
+            async with asyncio.timeout(min(within, self.timeout)):
+                raw = await asyncpg.connect(
+                    self.asyncpg_dsn(),
+                    # Statements are prepared once per connection and cached by asyncpg.
+                    statement_cache_size=256,
+                    server_settings={
+                        "lock_timeout": milliseconds,
+                        "statement_timeout": milliseconds,
+                    },
+                )
+                await _init_pg_connection(raw)
+        except BaseException:
+            if raw is not None:
+                raw.terminate()
             raise
-        finally:
-            self._waiting -= 1
-        self._leased += 1
         return raw
 
-    async def _release_pg(self, raw: Any) -> None:
-        self._leased -= 1
-        if not is_open(raw):
-            return  # the pool already took it back when it closed
-        pool = self._pool
+    async def _acquire_pg(self, lease: Lease, within: float) -> Any:
         try:
-            if pool is None:
-                raw.terminate()
-            else:
-                await pool.release(raw, timeout=self.timeout)
-        except Exception:
-            # A reset that failed or took too long: asyncpg terminated the connection, and the
-            # pool makes a new one when needed.
-            if is_open(raw):
-                raw.terminate()
+            pool = self._pool or self._pg_pool()
+            return await pool.acquire(lease, within)
+        except Exception as exc:
+            raise domain_error(exc) from exc
+
+    def _release_pg(self, lease: Lease) -> None:
+        if self._pool is not None:
+            self._pool.release(lease)
+        elif lease.raw is not None:
+            raw, lease.raw = lease.raw, None
+            raw.terminate()
 
     async def _acquire_sa(self) -> AsyncConnection:
         self._waiting += 1
