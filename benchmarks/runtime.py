@@ -60,6 +60,7 @@ from agents_core.organizations.repository import OrganizationRepository
 from agents_core.releases.service import ReleaseService
 from agents_core.runtime import AgentCatalog
 from agents_core.schemas import AgentCreate, AgentUpdate, Canary, EnvironmentPut, ReleaseCreate
+from agents_core.service import Scope
 from tests.conftest import counting_statements
 
 ADMIN_URL = os.environ.get(
@@ -96,11 +97,10 @@ async def build_graph(database: Database) -> tuple[UUID, list[UUID]]:
         )
     org = organization.id
     async with database.transaction() as conn:
-        service = AgentService(conn)
+        service = AgentService(Scope(conn, org))
         experts = [
             (
                 await service.create(
-                    org,
                     AgentCreate(
                         name=f"Expert {i:02d}",
                         instructions="You are an expert. " * 50,
@@ -111,20 +111,20 @@ async def build_graph(database: Database) -> tuple[UUID, list[UUID]]:
             for i in range(GRAPH_SIZE - 1)
         ]
         triage = await service.create(
-            org,
             AgentCreate(name="Triage", instructions="Route the caller.", handoff_targets=experts),
         )
         for i, expert in enumerate(experts):
             targets = [triage.id, experts[(i + 1) % len(experts)]]
-            await service.update(org, expert, AgentUpdate(handoff_targets=targets))
+            await service.update(expert, AgentUpdate(handoff_targets=targets))
     async with database.connect() as conn:
-        releases = ReleaseService(conn)
-        await releases.create(org, ReleaseCreate(message="First"))
+        scope = Scope(conn, org)
+        releases = ReleaseService(scope)
+        await releases.create(ReleaseCreate(message="First"))
         for expert in experts:
-            await AgentService(conn).update(org, expert, AgentUpdate(voice="verse"))
-        await releases.create(org, ReleaseCreate(message="Second"))
-        await EnvironmentService(conn).put(
-            org, ENVIRONMENT, EnvironmentPut(release=1, canary=Canary(release=2, weight=20))
+            await AgentService(scope).update(expert, AgentUpdate(voice="verse"))
+        await releases.create(ReleaseCreate(message="Second"))
+        await EnvironmentService(scope).put(
+            ENVIRONMENT, EnvironmentPut(release=1, canary=Canary(release=2, weight=20))
         )
     return org, [triage.id, *experts]
 
@@ -200,8 +200,8 @@ async def measure(url: str) -> dict[str, Any]:
                     target = (first, second)[i % 2]
                     await catalog.get(org, target)
                     async with writer.connect() as conn, conn.transaction():
-                        await AgentService(conn).update(
-                            org, target, AgentUpdate(instructions=f"Edit {i}")
+                        await AgentService(Scope(conn, org)).update(
+                            target, AgentUpdate(instructions=f"Edit {i}")
                         )
                         committing = time.perf_counter()
                     async for change in changes:
@@ -218,8 +218,8 @@ async def measure(url: str) -> dict[str, Any]:
                     release = 2 - i % 2  # 2, 1, 2, 1 …
                     await catalog.resolve(org, triage, environment=ENVIRONMENT)
                     async with writer.connect() as conn, conn.transaction():
-                        await EnvironmentService(conn).put(
-                            org, ENVIRONMENT, EnvironmentPut(release=release)
+                        await EnvironmentService(Scope(conn, org)).put(
+                            ENVIRONMENT, EnvironmentPut(release=release)
                         )
                         committing = time.perf_counter()
                     async for change in changes:

@@ -28,6 +28,7 @@ from agents_api.app import create_app
 from agents_api.settings import RateLimit, Settings
 from agents_core.db import migrations
 from agents_core.db.database import Database, create_engine
+from agents_core.service import Scope
 from tests.factories import AgentCreateFactory, SignupFactory
 
 ADMIN_URL = os.environ.get(
@@ -200,6 +201,17 @@ def create_agent(client: httpx.AsyncClient, admin: Account) -> CreateAgent:
         return data
 
     return create
+
+
+@asynccontextmanager
+async def acting(
+    database: Database, organization_id: uuid.UUID, *, transaction: bool = False
+) -> AsyncIterator[Scope]:
+    """The organization's scope on a connection of ``database`` (in a transaction with
+    ``transaction``), acting as no user, as a tool does: what a test makes a core service for,
+    e.g. ``AgentService(scope)``."""
+    async with database.transaction() if transaction else database.connect() as conn:
+        yield Scope(conn, organization_id)
 
 
 @asynccontextmanager

@@ -27,6 +27,7 @@ from tests.conftest import (
     SECRET,
     Account,
     CreateAgent,
+    acting,
     add_member,
     counting_statements,
     orm_session,
@@ -150,9 +151,8 @@ async def test_service_update_is_seen_by_the_fast_read(
     varied_agents: list[dict[str, Any]],
 ) -> None:
     target = varied_agents[0]
-    async with database.transaction() as conn:
-        updated = await AgentService(conn).update(
-            admin.organization_id,
+    async with acting(database, admin.organization_id, transaction=True) as scope:
+        updated = await AgentService(scope).update(
             UUID(target["id"]),
             msgspec.convert({"instructions": "Changed by a service."}, AgentUpdate),
         )

@@ -37,7 +37,7 @@ from agents_api.app import create_app
 from agents_api.tokens import TokenCodec
 from agents_core.db import Database
 from agents_core.schemas import SignupRequest
-from agents_core.users.service import UserService
+from agents_core.users.service import AccountService
 from tests.conftest import SECRET, make_settings
 
 MAX_EXAMPLES = 8
@@ -47,7 +47,7 @@ MAX_EXAMPLES = 8
 @pytest.fixture(scope="module")
 async def admin_token(database: Database) -> str:
     async with database.connect() as conn:
-        organization, user = await UserService(conn).signup(
+        organization, user = await AccountService(conn).signup(
             SignupRequest(
                 organization_name=f"Schemathesis {secrets.token_hex(3)}",
                 email=f"schemathesis-{secrets.token_hex(4)}@example.com",

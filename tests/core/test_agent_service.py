@@ -19,13 +19,14 @@ from agents_core.errors import (
     VersionNotFound,
 )
 from agents_core.schemas import AgentCreate, AgentModality, AgentUpdate, PanelType
+from tests.conftest import acting
 from tests.core.conftest import new_org
 
 
 async def create(db: Database, org: uuid.UUID, **fields: object) -> uuid.UUID:
     data = AgentCreate(**{"name": f"A {secrets.token_hex(3)}", "instructions": "x", **fields})  # type: ignore[arg-type]
-    async with db.transaction() as conn:
-        agent = await AgentService(conn).create(org, data)
+    async with acting(db, org, transaction=True) as scope:
+        agent = await AgentService(scope).create(data)
     return agent.id
 
 
@@ -42,12 +43,13 @@ async def test_create_get_list(db: Database) -> None:
         panels=[PanelType.WHITEBOARD],
         handoff_targets=[target],
     )
-    async with db.connect() as conn:
-        agent = await AgentService(conn).get(org, agent_id)
-        page = await AgentService(conn).page(org, tool="t2")
-        everything = await AgentService(conn).page(org)
+    async with acting(db, org) as scope:
+        agent = await AgentService(scope).get(agent_id)
+        page = await AgentService(scope).page(tool="t2")
+        everything = await AgentService(scope).page()
+    async with acting(db, await new_org(db)) as elsewhere:
         with pytest.raises(AgentNotFound):
-            await AgentService(conn).get(await new_org(db), agent_id)
+            await AgentService(elsewhere).get(agent_id)
     assert agent.handoff_targets == [target]
     assert agent.tools == ["t1", "t2"]
     assert agent.modality is AgentModality.AUDIO_CAMERA
@@ -61,24 +63,24 @@ async def test_create_get_list(db: Database) -> None:
 async def test_update_versions_restore(db: Database) -> None:
     org = await new_org(db)
     agent_id = await create(db, org, name="Versioned", tools=["a"])
-    async with db.transaction() as conn:
-        service = AgentService(conn)
-        await service.update(org, agent_id, AgentUpdate(tools=["a", "b"]))
-        await service.update(org, agent_id, AgentUpdate(name="Renamed", voice="nova"))
-        same = await service.update(org, agent_id, AgentUpdate(name="Renamed"))
+    async with acting(db, org, transaction=True) as scope:
+        service = AgentService(scope)
+        await service.update(agent_id, AgentUpdate(tools=["a", "b"]))
+        await service.update(agent_id, AgentUpdate(name="Renamed", voice="nova"))
+        same = await service.update(agent_id, AgentUpdate(name="Renamed"))
         assert same.current_version == 3
         with pytest.raises(VersionMismatch):
-            await service.update(org, agent_id, AgentUpdate(name="X"), expected_version=2)
-    async with db.connect() as conn:
-        versions = await AgentService(conn).versions(org, agent_id)
-        first = await AgentService(conn).version(org, agent_id, 1)
+            await service.update(agent_id, AgentUpdate(name="X"), expected_version=2)
+    async with acting(db, org) as scope:
+        versions = await AgentService(scope).versions(agent_id)
+        first = await AgentService(scope).version(agent_id, 1)
         with pytest.raises(VersionNotFound):
-            await AgentService(conn).version(org, agent_id, 3)
+            await AgentService(scope).version(agent_id, 3)
     assert [v.version for v in versions] == [2, 1]
     assert first.snapshot.tools == ["a"]
     assert first.snapshot.name == "Versioned"
-    async with db.transaction() as conn:
-        restored = await AgentService(conn).restore(org, agent_id, 1)
+    async with acting(db, org, transaction=True) as scope:
+        restored = await AgentService(scope).restore(agent_id, 1)
     assert (restored.name, restored.tools, restored.voice, restored.current_version) == (
         "Versioned",
         ["a"],
@@ -93,23 +95,23 @@ async def test_handoff_rules(db: Database) -> None:
     foreign = await create(db, other_org)
     target = await create(db, org)
     agent_id = await create(db, org, handoff_targets=[target])
-    async with db.transaction() as conn:
+    async with acting(db, org, transaction=True) as scope:
         with pytest.raises(InvalidHandoffTargets) as caught:
-            await AgentService(conn).update(
-                org, agent_id, AgentUpdate(handoff_targets=[target, agent_id, foreign])
+            await AgentService(scope).update(
+                agent_id, AgentUpdate(handoff_targets=[target, agent_id, foreign])
             )
     assert [e.field for e in caught.value.errors or []] == [
         "handoff_targets[1]",
         "handoff_targets[2]",
     ]
-    async with db.transaction() as conn:
+    async with acting(db, org, transaction=True) as scope:
         with pytest.raises(AgentReferenced):
-            await AgentService(conn).delete(org, target)
-    async with db.transaction() as conn:
-        changed = await AgentService(conn).delete(org, target, force=True)
+            await AgentService(scope).delete(target)
+    async with acting(db, org, transaction=True) as scope:
+        changed = await AgentService(scope).delete(target, force=True)
     assert changed == [agent_id]
-    async with db.connect() as conn:
-        agent = await AgentService(conn).get(org, agent_id)
+    async with acting(db, org) as scope:
+        agent = await AgentService(scope).get(agent_id)
     assert agent.handoff_targets == []
     assert agent.current_version == 2
 
@@ -119,8 +121,8 @@ async def test_names_unique_among_active(db: Database) -> None:
     first = await create(db, org, name="Same")
     with pytest.raises(AgentNameTaken):
         await create(db, org, name="SAME")
-    async with db.transaction() as conn:
-        await AgentService(conn).delete(org, first)
+    async with acting(db, org, transaction=True) as scope:
+        await AgentService(scope).delete(first)
     await create(db, org, name="same")
 
 
@@ -129,15 +131,15 @@ async def test_failed_write_rolls_back_everything(db: Database) -> None:
     agent_id = await create(db, org, name="Stable")
 
     async def write_then_fail() -> None:
-        async with db.transaction() as conn:
-            await AgentService(conn).update(org, agent_id, AgentUpdate(name="Changed"))
+        async with acting(db, org, transaction=True) as scope:
+            await AgentService(scope).update(agent_id, AgentUpdate(name="Changed"))
             raise RuntimeError("abort after the write")
 
     with pytest.raises(RuntimeError):
         await write_then_fail()
-    async with db.connect() as conn:
-        agent = await AgentService(conn).get(org, agent_id)
-        versions = await AgentService(conn).versions(org, agent_id)
+    async with acting(db, org) as scope:
+        agent = await AgentService(scope).get(agent_id)
+        versions = await AgentService(scope).versions(agent_id)
     assert (agent.name, agent.current_version, versions) == ("Stable", 1, [])
 
 
@@ -148,12 +150,12 @@ async def test_concurrent_writers_to_one_agent_all_succeed_in_turn(db: Database)
     agent_id = await create(db, org, name="Busy")
 
     async def write(n: int) -> None:
-        async with db.connect() as conn:
-            await AgentService(conn).update(org, agent_id, AgentUpdate(instructions=f"Take {n}."))
+        async with acting(db, org) as scope:
+            await AgentService(scope).update(agent_id, AgentUpdate(instructions=f"Take {n}."))
 
     await asyncio.gather(*(write(n) for n in range(10)))
-    async with db.connect() as conn:
-        agent = await AgentService(conn).get(org, agent_id)
-        versions = await AgentService(conn).versions(org, agent_id)
+    async with acting(db, org) as scope:
+        agent = await AgentService(scope).get(agent_id)
+        versions = await AgentService(scope).versions(agent_id)
     assert agent.current_version == 11
     assert [v.version for v in versions] == list(range(10, 0, -1))

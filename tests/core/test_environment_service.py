@@ -9,6 +9,7 @@ import asyncpg
 from agents_core.db.database import Database
 from agents_core.environments.service import EnvironmentService
 from agents_core.schemas import EnvironmentPut
+from tests.conftest import acting
 from tests.core.conftest import new_org
 from tests.core.test_runtime import create, until
 from tests.core.test_runtime_releases import release
@@ -28,15 +29,15 @@ async def test_a_writer_that_loses_the_race_to_create_an_environment_moves_it(
         await release(database, org)
         await release(database, org)
 
-        async with database.transaction() as first:
+        async with acting(database, org, transaction=True) as first:
             created, was_created = await EnvironmentService(first).put(
-                org, "production", EnvironmentPut(release=1)
+                "production", EnvironmentPut(release=1)
             )
 
             async def second() -> tuple[int, bool]:
-                async with database.connect() as conn:
-                    moved, was_created = await EnvironmentService(conn).put(
-                        org, "production", EnvironmentPut(release=2)
+                async with acting(database, org) as scope:
+                    moved, was_created = await EnvironmentService(scope).put(
+                        "production", EnvironmentPut(release=2)
                     )
                 return moved.revision, was_created
 
@@ -49,8 +50,8 @@ async def test_a_writer_that_loses_the_race_to_create_an_environment_moves_it(
             )
         assert (created.revision, was_created) == (1, True)
         assert await racing == (2, False)
-        async with database.connect() as conn:
-            moves = await EnvironmentService(conn).history(org, "production")
+        async with acting(database, org) as scope:
+            moves = await EnvironmentService(scope).history("production")
         assert [(m.revision, m.release, m.previous_release) for m in moves.items] == [
             (2, 2, 1),
             (1, 1, None),

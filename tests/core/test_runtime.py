@@ -16,7 +16,7 @@ from agents_core.errors import AgentNotFound, VersionNotFound
 from agents_core.runtime import AgentCatalog, ChangeStream
 from agents_core.runtime.cache import MISSING, DependencyCache
 from agents_core.schemas import AgentCreate, AgentModality, AgentUpdate, PanelType
-from tests.conftest import StatementCount
+from tests.conftest import StatementCount, acting
 from tests.core.conftest import new_org
 
 # -- helpers shared by the runtime tests ----------------------------------------------------------
@@ -24,14 +24,14 @@ from tests.core.conftest import new_org
 
 async def create(db: Database, org: uuid.UUID, name: str, **fields: Any) -> uuid.UUID:
     data = AgentCreate(name=name, instructions=f"You are {name}.", **fields)
-    async with db.transaction() as conn:
-        agent = await AgentService(conn).create(org, data)
+    async with acting(db, org, transaction=True) as scope:
+        agent = await AgentService(scope).create(data)
     return agent.id
 
 
 async def update(db: Database, org: uuid.UUID, agent_id: uuid.UUID, **fields: Any) -> int:
-    async with db.transaction() as conn:
-        agent = await AgentService(conn).update(org, agent_id, AgentUpdate(**fields))
+    async with acting(db, org, transaction=True) as scope:
+        agent = await AgentService(scope).update(agent_id, AgentUpdate(**fields))
     return agent.current_version
 
 
@@ -148,8 +148,8 @@ async def test_foreign_missing_and_deleted_agents_are_not_found(
     other = await new_org(db)
     a = await create(db, org, "Mine")
     gone = await create(db, org, "Gone")
-    async with db.transaction() as conn:
-        await AgentService(conn).delete(org, gone)
+    async with acting(db, org, transaction=True) as scope:
+        await AgentService(scope).delete(gone)
     for organization_id, agent_id in [(other, a), (org, uuid.uuid4()), (org, gone)]:
         with pytest.raises(AgentNotFound):
             await catalog.get(organization_id, agent_id)
@@ -187,8 +187,8 @@ async def test_pinned_versions_return_the_snapshot(db: Database, catalog: AgentC
 
     # A target deleted since the version was saved is left out of its handoffs.
     with catalog.changes() as changes:
-        async with db.transaction() as conn:
-            await AgentService(conn).delete(org, expert)
+        async with acting(db, org, transaction=True) as scope:
+            await AgentService(scope).delete(expert)
         if not db.is_postgres:
             await catalog.poll()
         await wait_for_change(changes, expert)

@@ -17,14 +17,14 @@ from agents_core.errors import VersionMismatch
 from agents_core.events.repository import NOTIFY_CHANNEL, Event, EventRepository
 from agents_core.events.service import EventService
 from agents_core.schemas import AgentEventKind, AgentExport, AgentUpdate
-from tests.conftest import orm_session
+from tests.conftest import acting, orm_session
 from tests.core.conftest import new_org
 from tests.core.test_runtime import create, until, update
 
 
 async def events_of(db: Database, org: uuid.UUID) -> list[tuple[uuid.UUID, int, str]]:
-    async with db.connect() as conn:
-        page = await EventService(conn).page(org, limit=500)
+    async with acting(db, org) as scope:
+        page = await EventService(scope).page(limit=500)
     return [(e.agent_id, e.version, e.kind.value) for e in page.events]
 
 
@@ -33,16 +33,15 @@ async def test_every_kind_of_change_records_one_event(db: Database) -> None:
     expert = await create(db, org, "Expert")
     triage = await create(db, org, "Triage", handoff_targets=[expert])
     await update(db, org, triage, instructions="Second.")
-    async with db.transaction() as conn:
-        service = AgentService(conn)
-        await service.restore(org, triage, 1)
-        copy = await service.duplicate(org, triage)
-    async with db.transaction() as conn:
+    async with acting(db, org, transaction=True) as scope:
+        service = AgentService(scope)
+        await service.restore(triage, 1)
+        copy = await service.duplicate(triage)
+    async with acting(db, org, transaction=True) as scope:
         # Force: the two agents that hand off to the expert lose it first (each an update).
-        await AgentService(conn).delete(org, expert, force=True)
-    async with db.connect() as conn:
-        result = await AgentService(conn).import_agents(
-            org,
+        await AgentService(scope).delete(expert, force=True)
+    async with acting(db, org) as scope:
+        result = await AgentService(scope).import_agents(
             [
                 AgentExport(name="Imported One", instructions="x"),
                 AgentExport(name="Imported Two", instructions="y", handoff_targets=["Triage"]),
@@ -81,16 +80,16 @@ async def test_a_rolled_back_change_records_no_event(db: Database) -> None:
     agent_id = await create(db, org, "Steady")
 
     async def fail_after_the_write() -> None:
-        async with db.transaction() as conn:
-            await AgentService(conn).update(org, agent_id, AgentUpdate(instructions="Never."))
+        async with acting(db, org, transaction=True) as scope:
+            await AgentService(scope).update(agent_id, AgentUpdate(instructions="Never."))
             raise RuntimeError("the request fails after the write")
 
     with pytest.raises(RuntimeError):
         await fail_after_the_write()
     with pytest.raises(VersionMismatch):
-        async with db.transaction() as conn:
-            await AgentService(conn).update(
-                org, agent_id, AgentUpdate(instructions="Never."), expected_version=7
+        async with acting(db, org, transaction=True) as scope:
+            await AgentService(scope).update(
+                agent_id, AgentUpdate(instructions="Never."), expected_version=7
             )
     assert await events_of(db, org) == [(agent_id, 1, "created")]
 
@@ -111,8 +110,8 @@ async def test_a_rolled_back_change_sends_no_notice(pg_url: str) -> None:
         await listener.add_listener(NOTIFY_CHANNEL, on_notice)
 
         async def roll_back() -> None:
-            async with database.transaction() as conn:
-                await AgentService(conn).update(org, agent_id, AgentUpdate(instructions="No."))
+            async with acting(database, org, transaction=True) as scope:
+                await AgentService(scope).update(agent_id, AgentUpdate(instructions="No."))
                 raise RuntimeError("rolled back")
 
         with pytest.raises(RuntimeError):
@@ -136,8 +135,8 @@ async def test_events_of_an_organization_are_numbered_in_commit_order(pg_url: st
         a = await create(database, org, "A")
         b = await create(database, org, "B")
         c = await create(database, other_org, "C")
-        async with database.connect() as conn:
-            cursor = (await EventService(conn).page(org)).next_cursor
+        async with acting(database, org) as scope:
+            cursor = (await EventService(scope).page()).next_cursor
 
         first = database.connection()
         first_transaction = first.transaction()
@@ -162,13 +161,13 @@ async def test_events_of_an_organization_are_numbered_in_commit_order(pg_url: st
             )
         assert not second.done()
         # The feed does not show the uncommitted event, and nothing after it.
-        async with database.connect() as conn:
-            assert (await EventService(conn).page(org, after=cursor)).events == []
+        async with acting(database, org) as scope:
+            assert (await EventService(scope).page(after=cursor)).events == []
         await first_transaction.__aexit__(None, None, None)
         await first.release()
         await second
-        async with database.connect() as conn:
-            page = await EventService(conn).page(org, after=cursor)
+        async with acting(database, org) as scope:
+            page = await EventService(scope).page(after=cursor)
         assert [(e.agent_id, e.version) for e in page.events] == [(a, 9), (b, 9)]
         assert page.events[0].id < page.events[1].id
     finally:

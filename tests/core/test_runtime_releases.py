@@ -19,14 +19,14 @@ from agents_core.events.repository import NOTIFY_CHANNEL
 from agents_core.releases.service import ReleaseService
 from agents_core.runtime import AgentCatalog, ChangeStream
 from agents_core.schemas import Canary, EnvironmentPut, ReleaseCreate
-from tests.conftest import StatementCount
+from tests.conftest import StatementCount, acting
 from tests.core.conftest import new_org
 from tests.core.test_runtime import create, until, update
 
 
 async def release(db: Database, org: uuid.UUID, *agents: uuid.UUID) -> int:
-    async with db.connect() as conn:
-        created = await ReleaseService(conn).create(org, ReleaseCreate(agents=list(agents) or None))
+    async with acting(db, org) as scope:
+        created = await ReleaseService(scope).create(ReleaseCreate(agents=list(agents) or None))
     return created.number
 
 
@@ -37,9 +37,9 @@ async def deploy(
     name: str = "production",
     canary: Canary | None = None,
 ) -> int:
-    async with db.connect() as conn:
-        environment, _ = await EnvironmentService(conn).put(
-            org, name, EnvironmentPut(release=number, canary=canary)
+    async with acting(db, org) as scope:
+        environment, _ = await EnvironmentService(scope).put(
+            name, EnvironmentPut(release=number, canary=canary)
         )
     return environment.revision
 
@@ -73,8 +73,8 @@ async def test_resolve_serves_the_release_while_the_working_configuration_moves_
     # The working configuration moves on: renamed, edited, deleted.
     await update(db, org, expert, name="Expert Renamed", instructions="New.")
     await update(db, org, triage, instructions="Triage, edited.")
-    async with db.transaction() as conn:
-        await AgentService(conn).delete(org, expert, force=True)
+    async with acting(db, org, transaction=True) as scope:
+        await AgentService(scope).delete(expert, force=True)
     await catalog.sync()
 
     served = await catalog.resolve(org, triage, environment="production")
@@ -104,8 +104,8 @@ async def test_a_graph_through_an_environment_is_the_release_s_graph(
     # Afterwards: triage drops billing and hands off to a new agent; billing is deleted.
     newcomer = await create(db, org, "Newcomer")
     await update(db, org, triage, handoff_targets=[coding, newcomer])
-    async with db.transaction() as conn:
-        await AgentService(conn).delete(org, billing)
+    async with acting(db, org, transaction=True) as scope:
+        await AgentService(scope).delete(billing)
     await catalog.sync()
 
     graph = await catalog.graph(org, triage, environment="production")
@@ -208,12 +208,12 @@ async def test_a_move_evicts_what_the_environment_served(db: Database) -> None:
         assert catalog.stats.hits == hits + 1  # still cached: the move evicted only production
 
         # Rolled back, then deleted.
-        async with db.connect() as conn:
-            await EnvironmentService(conn).rollback(org, "production")
+        async with acting(db, org) as scope:
+            await EnvironmentService(scope).rollback("production")
         await catalog.sync()
         assert (await catalog.resolve(org, agent, environment="production")).release == 1
-        async with db.connect() as conn:
-            await EnvironmentService(conn).delete(org, "production")
+        async with acting(db, org) as scope:
+            await EnvironmentService(scope).delete("production")
         await catalog.sync()
         with pytest.raises(EnvironmentNotFound):
             await catalog.resolve(org, agent, environment="production")
@@ -229,15 +229,15 @@ async def test_the_canary_sends_the_same_call_to_the_same_release(
     await release(db, org)
     await deploy(db, org, 1, canary=Canary(release=2, weight=20))
     await catalog.sync()
-    async with db.connect() as conn:
-        service = EnvironmentService(conn)
+    async with acting(db, org) as scope:
+        service = EnvironmentService(scope)
         for i in range(100):
             call_id = f"call-{i}"
             served = await catalog.resolve(org, agent, environment="production", call_id=call_id)
             assert served == await catalog.resolve(
                 org, agent, environment="production", call_id=call_id
             )
-            over_http = await service.resolve(org, "production", agent, call_id=call_id)
+            over_http = await service.resolve("production", agent, call_id=call_id)
             assert (served.release, served.version) == (over_http.release, over_http.version)
             graph = await catalog.graph(org, agent, environment="production", call_id=call_id)
             assert graph.release == served.release

@@ -362,12 +362,12 @@ def create_admin_command(
     url = _checked_database_url()
     from agents_core.db import migrations
     from agents_core.errors import DomainError
-    from agents_core.users.service import UserService
+    from agents_core.users.service import AccountService
 
     async def work(database: Database) -> str:
         await migrations.upgrade(database)
         async with database.connect() as conn:
-            organization, user = await UserService(conn).signup(request)
+            organization, user = await AccountService(conn).signup(request)
             return f"Created organization {organization.id} with admin {user.email} ({user.id})."
 
     try:

@@ -12,24 +12,24 @@ from agents_api.settings import Settings
 from agents_api.tokens import TokenCodec
 from agents_core.db import Connection, Database
 from agents_core.principal import Principal
+from agents_core.service import Scope
 
 __all__ = ["Caller", "dependencies"]
 
 
-class Caller:
+class Caller(Scope):
     """Who calls an authenticated route, and the request's database connection (the one
-    authentication used): what a handler passes to a service. A handler asks for it as
-    ``caller: NamedDependency[Caller]``, one dependency (two would be resolved in a task group,
-    which costs more than the rest of a small request's dependencies)."""
+    authentication used): the scope a handler makes a service for, e.g.
+    ``AgentService(caller)``. A handler asks for it as ``caller: NamedDependency[Caller]``, one
+    dependency (two would be resolved in a task group, which costs more than the rest of a small
+    request's dependencies)."""
 
-    __slots__ = ("actor_id", "conn", "organization_id", "principal")
+    __slots__ = ("principal",)
 
     def __init__(self, principal: Principal, conn: Connection) -> None:
+        # The user is the author of a change (``None`` for an API key).
+        super().__init__(conn, principal.organization_id, principal.actor_id)
         self.principal = principal
-        self.conn = conn
-        self.organization_id = principal.organization_id
-        self.actor_id = principal.actor_id
-        """The user to record as the author of a change (``None`` for an API key)."""
 
 
 def _caller(request: Request[Any, Any, Any]) -> Caller:

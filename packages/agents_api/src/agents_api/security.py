@@ -19,10 +19,10 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from agents_api.tokens import TokenCodec
 from agents_api.write_gates import WRITES
-from agents_core.api_keys.service import ApiKeyService, looks_like_api_key
+from agents_core.api_keys.service import ApiKeyAuthenticator, looks_like_api_key
 from agents_core.db import Connection, Database
 from agents_core.principal import Principal
-from agents_core.users.service import UserService
+from agents_core.users.service import AccountService
 
 __all__ = [
     "PUBLIC",
@@ -163,11 +163,11 @@ class RequestContextMiddleware:
             raise NotAuthorizedException("Missing bearer credentials")
         principal: Principal | None
         if looks_like_api_key(token):
-            principal = await ApiKeyService(context.conn).principal(token)
+            principal = await ApiKeyAuthenticator(context.conn).principal(token)
         else:
             user_id = verified.user_id(token, tokens)
             principal = (
-                None if user_id is None else await UserService(context.conn).principal(user_id)
+                None if user_id is None else await AccountService(context.conn).principal(user_id)
             )
         if principal is None:
             raise NotAuthorizedException("Invalid or expired credentials")

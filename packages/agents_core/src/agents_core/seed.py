@@ -33,7 +33,8 @@ from agents_core.schemas import (
     SignupRequest,
     UserCreate,
 )
-from agents_core.users.service import UserService
+from agents_core.service import Scope
+from agents_core.users.service import AccountService, UserService
 
 __all__ = [
     "DEMO_ADMIN_EMAIL",
@@ -192,9 +193,9 @@ async def _seed(
     member_email: str,
     member_password: str | None,
 ) -> SeedReport:
-    users = UserService(conn)
+    accounts = AccountService(conn)
 
-    admin = await users.by_email(admin_email)
+    admin = await accounts.by_email(admin_email)
     if admin is None:
         signup = _checked(
             SignupRequest,
@@ -204,17 +205,18 @@ async def _seed(
             full_name="Demo Admin",
         )
         admin_password = signup.password
-        organization, admin = await users.signup(signup)
+        organization, admin = await accounts.signup(signup)
         organization_created = admin_created = True
     else:
         if admin.role is not Role.ADMIN:
             raise Conflict(f"{admin_email} exists and is not an admin")
-        organization = await users.organization(admin.organization_id)
+        organization = await accounts.organization(admin.organization_id)
         organization_created = admin_created = False
         admin_password = None
     organization_id = organization.id
+    scope = Scope(conn, organization_id, admin.id)
 
-    member = await users.by_email(member_email)
+    member = await accounts.by_email(member_email)
     if member is None:
         data = _checked(
             UserCreate,
@@ -224,7 +226,7 @@ async def _seed(
             full_name="Demo Member",
         )
         member_password = data.password
-        member = await users.create(organization_id, data)
+        member = await UserService(scope).create(data)
         member_created = True
     else:
         if member.organization_id != organization_id:
@@ -232,11 +234,9 @@ async def _seed(
         member_created = False
         member_password = None
 
-    result = await AgentService(conn).import_agents(
-        organization_id, list(SAMPLE_AGENTS), actor_id=admin.id
-    )
+    result = await AgentService(scope).import_agents(list(SAMPLE_AGENTS))
     release, release_created, environment_changed = await _release(
-        conn, organization_id, admin.id, new_agents=bool(result.created_names)
+        scope, new_agents=bool(result.created_names)
     )
     return SeedReport(
         organization_id=organization_id,
@@ -259,31 +259,23 @@ async def _seed(
     )
 
 
-async def _release(
-    conn: Connection, organization_id: UUID, actor_id: UUID, *, new_agents: bool
-) -> tuple[int, bool, bool]:
+async def _release(scope: Scope, *, new_agents: bool) -> tuple[int, bool, bool]:
     """Release the agents when there is something new to release, and point ``production`` at
     it; returns the release ``production`` serves, and whether a release was created and
     ``production`` created or moved."""
-    releases = ReleaseService(conn)
-    environments = EnvironmentService(conn)
-    latest = (await releases.page(organization_id, limit=1)).items
+    releases = ReleaseService(scope)
+    environments = EnvironmentService(scope)
+    latest = (await releases.page(limit=1)).items
     if new_agents or not latest:
-        number = (
-            await releases.create(
-                organization_id, ReleaseCreate(message="Demo agents"), actor_id=actor_id
-            )
-        ).number
+        number = (await releases.create(ReleaseCreate(message="Demo agents"))).number
         created = True
     else:
         number, created = latest[0].number, False
     try:
-        production = await environments.get(organization_id, DEMO_ENVIRONMENT)
+        production = await environments.get(DEMO_ENVIRONMENT)
     except EnvironmentNotFound:
         production = None
     if production is not None and not created:
         return production.release, False, False
-    await environments.put(
-        organization_id, DEMO_ENVIRONMENT, EnvironmentPut(release=number), actor_id=actor_id
-    )
+    await environments.put(DEMO_ENVIRONMENT, EnvironmentPut(release=number))
     return number, created, True

@@ -44,7 +44,7 @@ class AgentTransferController(Controller):
         },
     )
     async def export_agents(self, caller: NamedDependency[Caller]) -> Stream:
-        chunks = AgentService(caller.conn).export_chunks(caller.organization_id)
+        chunks = AgentService(caller).export_chunks()
         # The first chunk is read before the answer starts, so that a database that does not
         # answer is still a 503, not a 200 cut short.
         try:
@@ -73,9 +73,7 @@ class AgentTransferController(Controller):
             bool, QueryParameter(description="Validate and report without writing anything")
         ] = False,
     ) -> AgentImportResult:
-        return await AgentService(caller.conn).import_agents(
-            caller.organization_id, data.agents, dry_run=dry_run, actor_id=caller.actor_id
-        )
+        return await AgentService(caller).import_agents(data.agents, dry_run=dry_run)
 
 
 _ENCODER = msgspec.json.Encoder()

@@ -75,9 +75,7 @@ class AgentController(Controller):
     async def create_agent(
         self, data: JSONBody[AgentCreate], caller: NamedDependency[Caller]
     ) -> Response[AgentPublic]:
-        agent = await AgentService(caller.conn).create(
-            caller.organization_id, data, actor_id=caller.actor_id
-        )
+        agent = await AgentService(caller).create(data)
         return created(agent, f"{self.path}/{agent.id}", agent.current_version)
 
     @get(
@@ -102,8 +100,8 @@ class AgentController(Controller):
     ) -> Response[list[AgentPublic]]:
         _check_text_param("q", q)
         _check_text_param("tool", tool)
-        page = await AgentService(caller.conn).page(
-            caller.organization_id, limit=limit, offset=offset, q=q, modality=modality, tool=tool
+        page = await AgentService(caller).page(
+            limit=limit, offset=offset, q=q, modality=modality, tool=tool
         )
         return counted(page)
 
@@ -127,7 +125,7 @@ class AgentController(Controller):
             str | None, HeaderParameter(name="If-None-Match", required=False)
         ] = None,
     ) -> Response[AgentPublic]:
-        agent = await AgentService(caller.conn).get(caller.organization_id, agent_id)
+        agent = await AgentService(caller).get(agent_id)
         if if_none_match is not None and (
             if_none_match.strip() == "*" or str(agent.current_version) in etag_values(if_none_match)
         ):
@@ -154,12 +152,8 @@ class AgentController(Controller):
         caller: NamedDependency[Caller],
         if_match: IfMatchVersion = None,
     ) -> Response[AgentPublic]:
-        agent = await AgentService(caller.conn).update(
-            caller.organization_id,
-            agent_id,
-            data,
-            expected_version=expected_version(if_match),
-            actor_id=caller.actor_id,
+        agent = await AgentService(caller).update(
+            agent_id, data, expected_version=expected_version(if_match)
         )
         return _tagged(agent)
 
@@ -175,9 +169,7 @@ class AgentController(Controller):
     async def delete_agent(
         self, agent_id: AgentId, caller: NamedDependency[Caller], force: FromQuery[bool] = False
     ) -> None:
-        await AgentService(caller.conn).delete(
-            caller.organization_id, agent_id, force=force, actor_id=caller.actor_id
-        )
+        await AgentService(caller).delete(agent_id, force=force)
 
     @get(
         "/{agent_id:uuid}/versions",
@@ -187,7 +179,7 @@ class AgentController(Controller):
     async def list_agent_versions(
         self, agent_id: AgentId, caller: NamedDependency[Caller]
     ) -> list[AgentVersionPublic]:
-        return await AgentService(caller.conn).versions(caller.organization_id, agent_id)
+        return await AgentService(caller).versions(agent_id)
 
     @get(
         "/{agent_id:uuid}/diff",
@@ -214,7 +206,7 @@ class AgentController(Controller):
             ),
         ] = None,
     ) -> AgentDiff:
-        return await AgentService(caller.conn).diff(caller.organization_id, agent_id, from_, to)
+        return await AgentService(caller).diff(agent_id, from_, to)
 
     @get(
         "/{agent_id:uuid}/versions/{version:int}",
@@ -224,7 +216,7 @@ class AgentController(Controller):
     async def get_agent_version(
         self, agent_id: AgentId, version: VersionNumber, caller: NamedDependency[Caller]
     ) -> AgentVersionPublic:
-        return await AgentService(caller.conn).version(caller.organization_id, agent_id, version)
+        return await AgentService(caller).version(agent_id, version)
 
     @post(
         "/{agent_id:uuid}/versions/{version:int}/restore",
@@ -241,12 +233,8 @@ class AgentController(Controller):
         caller: NamedDependency[Caller],
         if_match: IfMatchVersion = None,
     ) -> Response[AgentPublic]:
-        agent = await AgentService(caller.conn).restore(
-            caller.organization_id,
-            agent_id,
-            version,
-            expected_version=expected_version(if_match),
-            actor_id=caller.actor_id,
+        agent = await AgentService(caller).restore(
+            agent_id, version, expected_version=expected_version(if_match)
         )
         return _tagged(agent)
 
@@ -259,7 +247,5 @@ class AgentController(Controller):
     async def duplicate_agent(
         self, agent_id: AgentId, caller: NamedDependency[Caller]
     ) -> Response[AgentPublic]:
-        agent = await AgentService(caller.conn).duplicate(
-            caller.organization_id, agent_id, actor_id=caller.actor_id
-        )
+        agent = await AgentService(caller).duplicate(agent_id)
         return created(agent, f"{self.path}/{agent.id}", agent.current_version)

@@ -29,13 +29,11 @@ class ApiKeyController(Controller):
     async def create_api_key(
         self, data: JSONBody[ApiKeyCreate], caller: NamedDependency[Caller]
     ) -> ApiKeyCreated:
-        return await ApiKeyService(caller.conn).create(
-            caller.organization_id, data, actor_id=caller.actor_id
-        )
+        return await ApiKeyService(caller).create(data)
 
     @get("/", summary="List the organization's active API keys", responses=problems(401, 403))
     async def list_api_keys(self, caller: NamedDependency[Caller]) -> list[ApiKeyPublic]:
-        return await ApiKeyService(caller.conn).list(caller.organization_id)
+        return await ApiKeyService(caller).list()
 
     @delete(
         "/{key_id:uuid}",
@@ -43,4 +41,4 @@ class ApiKeyController(Controller):
         responses=problems(400, 401, 403, 404),
     )
     async def revoke_api_key(self, key_id: FromPath[UUID], caller: NamedDependency[Caller]) -> None:
-        await ApiKeyService(caller.conn).revoke(caller.organization_id, key_id)
+        await ApiKeyService(caller).revoke(key_id)

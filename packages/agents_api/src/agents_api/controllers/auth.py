@@ -30,7 +30,7 @@ from agents_core.schemas import (
     TokenResponse,
     UserPublic,
 )
-from agents_core.users.service import UserService
+from agents_core.users.service import AccountService, UserService
 
 NO_STORE = CacheControlHeader(no_store=True)
 """For answers that carry a credential: no cache keeps them."""
@@ -61,7 +61,7 @@ class SessionController(Controller):
     ) -> SignupResponse:
         if not settings.allow_signup:
             raise PermissionDeniedException("Sign-up is turned off on this deployment")
-        organization, user = await UserService(conn).signup(data)
+        organization, user = await AccountService(conn).signup(data)
         return SignupResponse(
             access_token=tokens.issue(user.id, organization.id),
             expires_in=tokens.ttl,
@@ -94,7 +94,7 @@ class SessionController(Controller):
         if retry_after is not None:
             record_rate_limited(request, "login_email")
             raise too_many_attempts(retry_after)
-        found = await UserService(conn).authenticate(data.email, data.password)
+        found = await AccountService(conn).authenticate(data.email, data.password)
         if found is None or found.user_id is None:
             await throttles.login_failed(data.email)
             raise NotAuthorizedException("Invalid email or password")
@@ -112,9 +112,9 @@ class AuthController(Controller):
     async def get_me(self, caller: NamedDependency[Caller]) -> UserPublic | ApiKeyPrincipalPublic:
         principal = caller.principal
         if principal.user_id is not None:
-            return await UserService(caller.conn).get(caller.organization_id, principal.user_id)
+            return await UserService(caller).get(principal.user_id)
         assert principal.api_key_id is not None
-        key = await ApiKeyService(caller.conn).get(caller.organization_id, principal.api_key_id)
+        key = await ApiKeyService(caller).get(principal.api_key_id)
         return ApiKeyPrincipalPublic(
             organization_id=caller.organization_id, role=principal.role, api_key=key
         )

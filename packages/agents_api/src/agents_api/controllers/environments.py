@@ -77,7 +77,7 @@ class EnvironmentController(Controller):
 
     @get("/", summary="List the organization's environments, by name", responses=problems(401))
     async def list_environments(self, caller: NamedDependency[Caller]) -> list[Environment]:
-        return await EnvironmentService(caller.conn).list(caller.organization_id)
+        return await EnvironmentService(caller).list()
 
     @get(
         "/{name:str}",
@@ -88,7 +88,7 @@ class EnvironmentController(Controller):
     async def get_environment(
         self, name: Name, caller: NamedDependency[Caller]
     ) -> Response[Environment]:
-        environment = await EnvironmentService(caller.conn).get(caller.organization_id, name)
+        environment = await EnvironmentService(caller).get(name)
         return _tagged(environment)
 
     @put(
@@ -107,12 +107,8 @@ class EnvironmentController(Controller):
         caller: NamedDependency[Caller],
         if_match: IfMatchRevision = None,
     ) -> Response[Environment]:
-        environment, created = await EnvironmentService(caller.conn).put(
-            caller.organization_id,
-            name,
-            data,
-            expected_revision=expected_revision(if_match),
-            actor_id=caller.actor_id,
+        environment, created = await EnvironmentService(caller).put(
+            name, data, expected_revision=expected_revision(if_match)
         )
         return _tagged(environment, created)
 
@@ -126,12 +122,7 @@ class EnvironmentController(Controller):
     async def delete_environment(
         self, name: Name, caller: NamedDependency[Caller], if_match: IfMatchRevision = None
     ) -> None:
-        await EnvironmentService(caller.conn).delete(
-            caller.organization_id,
-            name,
-            expected_revision=expected_revision(if_match),
-            actor_id=caller.actor_id,
-        )
+        await EnvironmentService(caller).delete(name, expected_revision=expected_revision(if_match))
 
     @post(
         "/{name:str}/promote",
@@ -149,12 +140,8 @@ class EnvironmentController(Controller):
         caller: NamedDependency[Caller],
         if_match: IfMatchRevision = None,
     ) -> Response[Environment]:
-        environment, created = await EnvironmentService(caller.conn).promote(
-            caller.organization_id,
-            name,
-            data.from_,
-            expected_revision=expected_revision(if_match),
-            actor_id=caller.actor_id,
+        environment, created = await EnvironmentService(caller).promote(
+            name, data.from_, expected_revision=expected_revision(if_match)
         )
         return _tagged(environment, created)
 
@@ -176,12 +163,10 @@ class EnvironmentController(Controller):
         data: JSONBody[EnvironmentRollback | None] = None,
         if_match: IfMatchRevision = None,
     ) -> Response[Environment]:
-        environment = await EnvironmentService(caller.conn).rollback(
-            caller.organization_id,
+        environment = await EnvironmentService(caller).rollback(
             name,
             None if data is None else data.release,
             expected_revision=expected_revision(if_match),
-            actor_id=caller.actor_id,
         )
         return _tagged(environment)
 
@@ -194,9 +179,7 @@ class EnvironmentController(Controller):
     async def list_environment_history(
         self, name: Name, caller: NamedDependency[Caller], limit: Limit = 100, offset: Offset = 0
     ) -> Response[list[EnvironmentMove]]:
-        page = await EnvironmentService(caller.conn).history(
-            caller.organization_id, name, limit=limit, offset=offset
-        )
+        page = await EnvironmentService(caller).history(name, limit=limit, offset=offset)
         return counted(page)
 
     @get(
@@ -225,7 +208,5 @@ class EnvironmentController(Controller):
             Parameter(min_length=1, max_length=255, description="The call being served"),
         ] = None,
     ) -> Response[ReleasedAgent]:
-        released = await EnvironmentService(caller.conn).resolve(
-            caller.organization_id, name, agent_id, call_id=call_id
-        )
+        released = await EnvironmentService(caller).resolve(name, agent_id, call_id=call_id)
         return Response(released, headers={"X-Release": str(released.release)})

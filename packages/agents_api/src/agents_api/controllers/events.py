@@ -41,6 +41,4 @@ class AgentEventController(Controller):
         ] = None,
         limit: Annotated[int, Parameter(ge=1, le=feed.MAX_LIMIT, description="Page size")] = 100,
     ) -> AgentEventPage:
-        return await feed.EventService(caller.conn).page(
-            caller.organization_id, after=after, limit=limit
-        )
+        return await feed.EventService(caller).page(after=after, limit=limit)

@@ -39,9 +39,7 @@ class ReleaseController(Controller):
     async def create_release(
         self, caller: NamedDependency[Caller], data: JSONBody[ReleaseCreate | None] = None
     ) -> Response[Release]:
-        release = await ReleaseService(caller.conn).create(
-            caller.organization_id, data or ReleaseCreate(), actor_id=caller.actor_id
-        )
+        release = await ReleaseService(caller).create(data or ReleaseCreate())
         return created(release, f"{self.path}/{release.number}")
 
     @get(
@@ -53,14 +51,12 @@ class ReleaseController(Controller):
     async def list_releases(
         self, caller: NamedDependency[Caller], limit: Limit = 100, offset: Offset = 0
     ) -> Response[list[Release]]:
-        page = await ReleaseService(caller.conn).page(
-            caller.organization_id, limit=limit, offset=offset
-        )
+        page = await ReleaseService(caller).page(limit=limit, offset=offset)
         return counted(page)
 
     @get("/{number:int}", summary="Get a release", responses=problems(400, 401, 404))
     async def get_release(self, number: ReleaseNumber, caller: NamedDependency[Caller]) -> Release:
-        return await ReleaseService(caller.conn).get(caller.organization_id, number)
+        return await ReleaseService(caller).get(number)
 
     @get(
         "/{number:int}/agents/{agent_id:uuid}",
@@ -71,7 +67,7 @@ class ReleaseController(Controller):
     async def get_released_agent(
         self, number: ReleaseNumber, agent_id: FromPath[UUID], caller: NamedDependency[Caller]
     ) -> ReleasedAgent:
-        return await ReleaseService(caller.conn).agent(caller.organization_id, number, agent_id)
+        return await ReleaseService(caller).agent(number, agent_id)
 
     @get(
         "/{number:int}/diff/{base:int}",
@@ -86,4 +82,4 @@ class ReleaseController(Controller):
         ],
         caller: NamedDependency[Caller],
     ) -> ReleaseDiff:
-        return await ReleaseService(caller.conn).diff(caller.organization_id, number, base)
+        return await ReleaseService(caller).diff(number, base)

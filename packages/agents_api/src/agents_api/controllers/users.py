@@ -22,11 +22,11 @@ class UserController(Controller):
     async def create_user(
         self, data: JSONBody[UserCreate], caller: NamedDependency[Caller]
     ) -> UserPublic:
-        return await UserService(caller.conn).create(caller.organization_id, data)
+        return await UserService(caller).create(data)
 
     @get("/", summary="List the organization's users", responses=problems(401, 403))
     async def list_users(self, caller: NamedDependency[Caller]) -> list[UserPublic]:
-        return await UserService(caller.conn).list(caller.organization_id)
+        return await UserService(caller).list()
 
     @patch(
         "/{user_id:uuid}",
@@ -36,4 +36,4 @@ class UserController(Controller):
     async def update_user(
         self, user_id: FromPath[UUID], data: JSONBody[UserUpdate], caller: NamedDependency[Caller]
     ) -> UserPublic:
-        return await UserService(caller.conn).update(caller.organization_id, user_id, data)
+        return await UserService(caller).update(user_id, data)

@@ -1,8 +1,9 @@
 """The agents aggregate's rules: reads, versioned writes, duplication, export and import.
 
-Every method takes the organization and never touches another's rows. Every write runs in a
-transaction on the connection it is given (a savepoint inside the caller's, if there is one)
-and records what it did in the event feed, in that transaction, as its last statement.
+The service is made for one scope (connection, organization, actor) and never touches another
+organization's rows. Every write runs in a transaction on the scope's connection (a savepoint
+inside the caller's, if there is one) and records what it did in the event feed, by the scope's
+actor, in that transaction, as its last statement.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from agents_core.schemas import (
     AgentVersionPublic,
     FieldError,
 )
-from agents_core.service import Service
+from agents_core.service import ScopedService
 
 __all__ = ["EXPORT_CHUNK", "AgentService", "copy_name"]
 
@@ -72,20 +73,19 @@ def _check_expected(current: AgentPublic, expected_version: int | None) -> None:
         )
 
 
-class AgentService(Service):
-    """Agents of an organization, on one connection."""
+class AgentService(ScopedService):
+    """Agents of the scope's organization."""
 
     agents: AgentRepository
     events: EventRepository
 
     # -- reads --------------------------------------------------------------------------------
 
-    async def get(self, organization_id: UUID, agent_id: UUID) -> AgentPublic:
-        return await self.agents.get(organization_id, agent_id)
+    async def get(self, agent_id: UUID) -> AgentPublic:
+        return await self.agents.get(self.organization_id, agent_id)
 
     async def page(
         self,
-        organization_id: UUID,
         *,
         limit: int = 100,
         offset: int = 0,
@@ -95,24 +95,20 @@ class AgentService(Service):
     ) -> AgentPage:
         """Active agents, newest first, with the number matching before limit and offset."""
         return await self.agents.page(
-            organization_id, limit=limit, offset=offset, q=q, modality=modality, tool=tool
+            self.organization_id, limit=limit, offset=offset, q=q, modality=modality, tool=tool
         )
 
-    async def versions(self, organization_id: UUID, agent_id: UUID) -> list[AgentVersionPublic]:
-        return await self.agents.versions(organization_id, agent_id)
+    async def versions(self, agent_id: UUID) -> list[AgentVersionPublic]:
+        return await self.agents.versions(self.organization_id, agent_id)
 
-    async def version(
-        self, organization_id: UUID, agent_id: UUID, version: int
-    ) -> AgentVersionPublic:
-        return await self.agents.version(organization_id, agent_id, version)
+    async def version(self, agent_id: UUID, version: int) -> AgentVersionPublic:
+        return await self.agents.version(self.organization_id, agent_id, version)
 
-    async def diff(
-        self, organization_id: UUID, agent_id: UUID, from_: int, to: int | None = None
-    ) -> AgentDiff:
+    async def diff(self, agent_id: UUID, from_: int, to: int | None = None) -> AgentDiff:
         """The configuration fields that differ between versions ``from_`` and ``to`` (default:
         the current version, the agent's live configuration). One round trip."""
         agent, saved = await self.agents.configs_at(
-            organization_id, agent_id, [from_] if to is None else [from_, to]
+            self.organization_id, agent_id, [from_] if to is None else [from_, to]
         )
         to = agent.current_version if to is None else to
 
@@ -126,16 +122,16 @@ class AgentService(Service):
         before, after = at(from_), at(to)
         return AgentDiff(agent_id=agent.id, from_=from_, to=to, changes=before.changes_to(after))
 
-    async def referrers(self, organization_id: UUID, agent_id: UUID) -> list[AgentPublic]:
+    async def referrers(self, agent_id: UUID) -> list[AgentPublic]:
         """Active agents of the organization that hand off to ``agent_id`` (locked)."""
-        return await self.agents.referrers(organization_id, agent_id)
+        return await self.agents.referrers(self.organization_id, agent_id)
 
-    async def export(self, organization_id: UUID) -> list[AgentExport]:
+    async def export(self) -> list[AgentExport]:
         """Every active agent, oldest first, portable (handoff targets by name)."""
-        return [item async for chunk in self.export_chunks(organization_id) for item in chunk]
+        return [item async for chunk in self.export_chunks() for item in chunk]
 
     async def export_chunks(
-        self, organization_id: UUID, chunk: int = EXPORT_CHUNK
+        self, chunk: int = EXPORT_CHUNK
     ) -> AsyncGenerator[list[AgentExport], None]:
         """:meth:`export`, ``chunk`` agents at a time, all read from one snapshot of the database
         (a transaction held until the last chunk): a target renamed or deleted meanwhile is
@@ -147,11 +143,11 @@ class AgentService(Service):
         async with self.conn.transaction(snapshot=True):
             last: AgentPublic | None = None
             while True:
-                agents = await self.agents.chunk_after(organization_id, last, chunk)
+                agents = await self.agents.chunk_after(self.organization_id, last, chunk)
                 if not agents:
                     return
                 targets = {target for agent in agents for target in agent.handoff_targets}
-                names = await self.agents.names(organization_id, list(targets))
+                names = await self.agents.names(self.organization_id, list(targets))
                 yield [AgentExport.of(agent, names) for agent in agents]
                 if len(agents) < chunk:
                     return
@@ -160,14 +156,14 @@ class AgentService(Service):
     # -- rules --------------------------------------------------------------------------------
 
     async def _validate_targets(
-        self, organization_id: UUID, targets: Sequence[UUID], agent_id: UUID | None = None
+        self, targets: Sequence[UUID], agent_id: UUID | None = None
     ) -> None:
         """Reject handoff targets that are missing, deleted, foreign, or the agent itself; the
         valid ones are share-locked until the transaction ends. The error lists every bad id,
         each with its position in ``handoff_targets``."""
         if not targets:
             return
-        found = await self.agents.active_ids(organization_id, targets)
+        found = await self.agents.active_ids(self.organization_id, targets)
         errors: list[FieldError] = []
         bad: list[str] = []
         for index, target in enumerate(targets):
@@ -190,8 +186,6 @@ class AgentService(Service):
         self,
         current: AgentPublic,
         changes: dict[str, Any],
-        *,
-        actor_id: UUID | None,
         kind: AgentEventKind,
     ) -> tuple[AgentPublic, Event | None]:
         """Apply configuration changes to a locked agent as a new version: the previous
@@ -205,9 +199,7 @@ class AgentService(Service):
         if not changed:
             return current, None
         if "handoff_targets" in changed:
-            await self._validate_targets(
-                current.organization_id, changed["handoff_targets"], current.id
-            )
+            await self._validate_targets(changed["handoff_targets"], current.id)
         previous = current.config()
         now = datetime.now(UTC)
         await self.agents.save_version(
@@ -215,7 +207,7 @@ class AgentService(Service):
             current.current_version,
             previous,
             version_id=uuid4(),
-            actor_id=actor_id,
+            actor_id=self.actor_id,
             now=now,
         )
         updated = await self.agents.update(
@@ -224,31 +216,29 @@ class AgentService(Service):
             version=current.current_version + 1,
             now=now,
         )
-        event = Event(updated.organization_id, updated.id, updated.current_version, kind)
-        return updated, event
+        return updated, self._event(updated.id, updated.current_version, kind)
+
+    def _event(self, agent_id: UUID, version: int, kind: AgentEventKind) -> Event:
+        return Event(self.organization_id, agent_id, version, kind)
+
+    async def _record(self, events: list[Event]) -> None:
+        """Record the transaction's events, by the scope's actor (its last statement)."""
+        await self.events.record(events, actor_id=self.actor_id)
 
     # -- writes -------------------------------------------------------------------------------
 
-    async def create(
-        self, organization_id: UUID, data: AgentCreate, *, actor_id: UUID | None = None
-    ) -> AgentPublic:
+    async def create(self, data: AgentCreate) -> AgentPublic:
         config = data.config()
         async with self.conn.transaction():
-            await self._validate_targets(organization_id, config.handoff_targets)
-            agent = await self.agents.insert(organization_id, uuid4(), config, datetime.now(UTC))
-            await self.events.record(
-                [Event(organization_id, agent.id, 1, AgentEventKind.CREATED)], actor_id=actor_id
+            await self._validate_targets(config.handoff_targets)
+            agent = await self.agents.insert(
+                self.organization_id, uuid4(), config, datetime.now(UTC)
             )
+            await self._record([self._event(agent.id, 1, AgentEventKind.CREATED)])
         return agent
 
     async def update(
-        self,
-        organization_id: UUID,
-        agent_id: UUID,
-        data: AgentUpdate,
-        *,
-        expected_version: int | None = None,
-        actor_id: UUID | None = None,
+        self, agent_id: UUID, data: AgentUpdate, *, expected_version: int | None = None
     ) -> AgentPublic:
         """Apply the members sent. The previous configuration becomes version
         ``current_version``; a request that changes nothing creates no version."""
@@ -256,18 +246,10 @@ class AgentService(Service):
         async def sent(_: AgentPublic) -> dict[str, Any]:
             return data.changes()
 
-        return await self._change(
-            organization_id, agent_id, sent, expected_version, actor_id, AgentEventKind.UPDATED
-        )
+        return await self._change(agent_id, sent, expected_version, AgentEventKind.UPDATED)
 
     async def restore(
-        self,
-        organization_id: UUID,
-        agent_id: UUID,
-        version: int,
-        *,
-        expected_version: int | None = None,
-        actor_id: UUID | None = None,
+        self, agent_id: UUID, version: int, *, expected_version: int | None = None
     ) -> AgentPublic:
         """Make a saved version the current configuration, as an update."""
 
@@ -277,46 +259,33 @@ class AgentService(Service):
                 raise VersionNotFound()
             return msgspec.structs.asdict(snapshot)
 
-        return await self._change(
-            organization_id, agent_id, saved, expected_version, actor_id, AgentEventKind.RESTORED
-        )
+        return await self._change(agent_id, saved, expected_version, AgentEventKind.RESTORED)
 
     async def _change(
         self,
-        organization_id: UUID,
         agent_id: UUID,
         changes: Callable[[AgentPublic], Awaitable[dict[str, Any]]],
         expected_version: int | None,
-        actor_id: UUID | None,
         kind: AgentEventKind,
     ) -> AgentPublic:
         """One versioned change of the locked agent: ``changes`` says what it is."""
         async with self.conn.transaction():
-            current = await self.agents.get(organization_id, agent_id, lock=True)
+            current = await self.agents.get(self.organization_id, agent_id, lock=True)
             _check_expected(current, expected_version)
-            changed, event = await self._apply(
-                current, await changes(current), actor_id=actor_id, kind=kind
-            )
+            changed, event = await self._apply(current, await changes(current), kind)
             if event is not None:
-                await self.events.record([event], actor_id=actor_id)
+                await self._record([event])
         return changed
 
-    async def delete(
-        self,
-        organization_id: UUID,
-        agent_id: UUID,
-        *,
-        force: bool = False,
-        actor_id: UUID | None = None,
-    ) -> list[UUID]:
+    async def delete(self, agent_id: UUID, *, force: bool = False) -> list[UUID]:
         """Soft-delete the agent. With ``force``, first remove it from the handoff targets of
         the agents that refer to it (each such change a new version); without, refuse.
 
         Returns the ids of the agents that were changed by ``force``.
         """
         async with self.conn.transaction():
-            current = await self.agents.get(organization_id, agent_id, lock=True)
-            referrers = await self.agents.referrers(organization_id, agent_id)
+            current = await self.agents.get(self.organization_id, agent_id, lock=True)
+            referrers = await self.agents.referrers(self.organization_id, agent_id)
             if referrers and not force:
                 names = ", ".join(f"{r.name} ({r.id})" for r in referrers)
                 raise AgentReferenced(
@@ -330,46 +299,35 @@ class AgentService(Service):
             for referrer in referrers:
                 remaining = [t for t in referrer.handoff_targets if t != agent_id]
                 _, event = await self._apply(
-                    referrer,
-                    {"handoff_targets": remaining},
-                    actor_id=actor_id,
-                    kind=AgentEventKind.UPDATED,
+                    referrer, {"handoff_targets": remaining}, AgentEventKind.UPDATED
                 )
                 if event is not None:
                     events.append(event)
             await self.agents.soft_delete(current.id, datetime.now(UTC))
-            events.append(
-                Event(organization_id, current.id, current.current_version, AgentEventKind.DELETED)
-            )
-            await self.events.record(events, actor_id=actor_id)
+            events.append(self._event(current.id, current.current_version, AgentEventKind.DELETED))
+            await self._record(events)
         return [r.id for r in referrers]
 
-    async def duplicate(
-        self, organization_id: UUID, agent_id: UUID, *, actor_id: UUID | None = None
-    ) -> AgentPublic:
+    async def duplicate(self, agent_id: UUID) -> AgentPublic:
         """A new agent with the same configuration, named ``"<name> (Copy)"`` (or the first
         free ``(Copy N)``), at version 1 with no history."""
         async with self.conn.transaction():
-            source = (await self.get(organization_id, agent_id)).config()
+            source = (await self.get(agent_id)).config()
             # The copy hands off to the same agents: share-lock them so that none can be
             # deleted before the copy commits (a delete locks its agent first, then looks for
             # referrers, so it waits and then sees the copy). A target deleted while we waited
             # is left out, as the delete's ``force`` would have done to the source.
             if source.handoff_targets:
-                alive = await self.agents.active_ids(organization_id, source.handoff_targets)
+                alive = await self.agents.active_ids(self.organization_id, source.handoff_targets)
                 source.handoff_targets = [t for t in source.handoff_targets if t in alive]
             taken = await self.agents.taken_names(
-                organization_id, source.name[: MAX_NAME_LENGTH - len(_LONGEST_COPY_SUFFIX)]
+                self.organization_id, source.name[: MAX_NAME_LENGTH - len(_LONGEST_COPY_SUFFIX)]
             )
-            copy = await self._insert_copy(organization_id, source, taken)
-            await self.events.record(
-                [Event(organization_id, copy.id, 1, AgentEventKind.DUPLICATED)], actor_id=actor_id
-            )
+            copy = await self._insert_copy(source, taken)
+            await self._record([self._event(copy.id, 1, AgentEventKind.DUPLICATED)])
         return copy
 
-    async def _insert_copy(
-        self, organization_id: UUID, source: AgentConfig, taken: set[str]
-    ) -> AgentPublic:
+    async def _insert_copy(self, source: AgentConfig, taken: set[str]) -> AgentPublic:
         attempt = 1
         for _ in range(_COPY_ATTEMPTS):
             while copy_name(source.name, attempt).lower() in taken:
@@ -379,7 +337,7 @@ class AgentService(Service):
                 # A savepoint: a conflict discards only this attempt.
                 async with self.conn.transaction():
                     return await self.agents.insert(
-                        organization_id,
+                        self.organization_id,
                         uuid4(),
                         msgspec.structs.replace(source, name=name),
                         datetime.now(UTC),
@@ -390,12 +348,7 @@ class AgentService(Service):
         raise AgentNameTaken(f"No free name for a copy of {source.name!r}; try again")
 
     async def import_agents(
-        self,
-        organization_id: UUID,
-        items: Sequence[AgentExport],
-        *,
-        dry_run: bool = False,
-        actor_id: UUID | None = None,
+        self, items: Sequence[AgentExport], *, dry_run: bool = False
     ) -> AgentImportResult:
         """Create the batch's new agents, all or nothing (the rules are
         :mod:`agents_core.agents.importing`'s). With ``dry_run`` the batch is validated and the
@@ -407,7 +360,7 @@ class AgentService(Service):
         """
         async with self.conn.transaction():
             existing = await self.agents.ids_by_name(
-                organization_id, importing.mentioned_names(items)
+                self.organization_id, importing.mentioned_names(items)
             )
             plan = importing.plan(items, existing)
             now = datetime.now(UTC)
@@ -415,7 +368,7 @@ class AgentService(Service):
                 AgentPublic(
                     **msgspec.structs.asdict(config),
                     id=agent_id,
-                    organization_id=organization_id,
+                    organization_id=self.organization_id,
                     is_active=True,
                     current_version=1,
                     created_at=now,
@@ -424,13 +377,9 @@ class AgentService(Service):
                 for agent_id, config in plan.create.items()
             ]
             if not dry_run and created:
-                await self.agents.insert_many(organization_id, plan.create, now)
-                await self.events.record(
-                    [
-                        Event(organization_id, agent.id, 1, AgentEventKind.IMPORTED)
-                        for agent in created
-                    ],
-                    actor_id=actor_id,
+                await self.agents.insert_many(self.organization_id, plan.create, now)
+                await self._record(
+                    [self._event(agent.id, 1, AgentEventKind.IMPORTED) for agent in created]
                 )
         return AgentImportResult(
             created=len(created),

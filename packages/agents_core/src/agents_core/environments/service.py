@@ -39,7 +39,7 @@ from agents_core.schemas import (
     FieldError,
     ReleasedAgent,
 )
-from agents_core.service import Service
+from agents_core.service import ScopedService
 
 __all__ = ["EnvironmentService", "check_name"]
 
@@ -62,30 +62,30 @@ def _check_revision(current: EnvironmentRow | None, expected: int | None) -> Non
         raise RevisionMismatch(f"The environment is at revision {current.revision}, not {expected}")
 
 
-class EnvironmentService(Service):
-    """Environments of an organization, on one connection."""
+class EnvironmentService(ScopedService):
+    """Environments of the scope's organization."""
 
     environments: EnvironmentRepository
     events: EventRepository
 
     # -- reads --------------------------------------------------------------------------------
 
-    async def list(self, organization_id: UUID) -> list[Environment]:
-        return [row.public() for row in await self.environments.all(organization_id)]
+    async def list(self) -> list[Environment]:
+        return [row.public() for row in await self.environments.all(self.organization_id)]
 
-    async def get(self, organization_id: UUID, name: str) -> Environment:
-        return (await self.environments.get(organization_id, name)).public()
+    async def get(self, name: str) -> Environment:
+        return (await self.environments.get(self.organization_id, name)).public()
 
-    async def history(
-        self, organization_id: UUID, name: str, *, limit: int = 100, offset: int = 0
-    ) -> MovePage:
-        return await self.environments.history(organization_id, name, limit=limit, offset=offset)
+    async def history(self, name: str, *, limit: int = 100, offset: int = 0) -> MovePage:
+        return await self.environments.history(
+            self.organization_id, name, limit=limit, offset=offset
+        )
 
     async def resolve(
-        self, organization_id: UUID, name: str, agent_id: UUID, *, call_id: str | None = None
+        self, name: str, agent_id: UUID, *, call_id: str | None = None
     ) -> ReleasedAgent:
         """The agent as the release serving the call ``call_id`` pins it. One round trip."""
-        served = await self.environments.serving(organization_id, name, agent_id)
+        served = await self.environments.serving(self.organization_id, name, agent_id)
         release = served.serving.release_for(name, call_id)
         member = served.members.get(release)
         if member is None:
@@ -95,13 +95,7 @@ class EnvironmentService(Service):
     # -- moves --------------------------------------------------------------------------------
 
     async def put(
-        self,
-        organization_id: UUID,
-        name: str,
-        data: EnvironmentPut,
-        *,
-        expected_revision: int | None = None,
-        actor_id: UUID | None = None,
+        self, name: str, data: EnvironmentPut, *, expected_revision: int | None = None
     ) -> tuple[Environment, bool]:
         """Point the environment (created if new) at a release and an optional canary. Returns
         it and whether it was created."""
@@ -114,7 +108,7 @@ class EnvironmentService(Service):
         )
         async with self.conn.transaction():
             existing = await self.environments.existing_releases(
-                organization_id, [target.release, *([canary.release] if canary else [])]
+                self.organization_id, [target.release, *([canary.release] if canary else [])]
             )
             bad = [
                 FieldError(field=field, message=f"release {number} does not exist")
@@ -126,52 +120,30 @@ class EnvironmentService(Service):
             ]
             if bad:
                 raise InvalidRelease("; ".join(f"{e.field}: {e.message}" for e in bad), errors=bad)
-            return await self._move(
-                organization_id, name, target, expected_revision, actor_id, create=True
-            )
+            return await self._move(name, target, expected_revision)
 
     async def promote(
-        self,
-        organization_id: UUID,
-        name: str,
-        source: str,
-        *,
-        expected_revision: int | None = None,
-        actor_id: UUID | None = None,
+        self, name: str, source: str, *, expected_revision: int | None = None
     ) -> tuple[Environment, bool]:
         """Point the environment (created if new) at the release ``source`` serves, without a
         canary. Returns it and whether it was created."""
         check_name(name)
         async with self.conn.transaction():
-            found = await self.environments.find(organization_id, source)
+            found = await self.environments.find(self.organization_id, source)
             if found is None:
                 raise InvalidEnvironment(
                     f"There is no environment named {source[:80]!r} to promote from",
                     errors=[FieldError(field="from", message="no such environment")],
                 )
-            return await self._move(
-                organization_id,
-                name,
-                Target(found.release),
-                expected_revision,
-                actor_id,
-                create=True,
-            )
+            return await self._move(name, Target(found.release), expected_revision)
 
     async def rollback(
-        self,
-        organization_id: UUID,
-        name: str,
-        release: int | None = None,
-        *,
-        expected_revision: int | None = None,
-        actor_id: UUID | None = None,
+        self, name: str, release: int | None = None, *, expected_revision: int | None = None
     ) -> Environment:
         """Back to ``release`` (one the environment served before), or without it to the
         release it served before its current one; the canary is cleared either way."""
         async with self.conn.transaction():
-            current = await self.environments.get(organization_id, name, lock=True)
-            _check_revision(current, expected_revision)
+            current = await self._locked(name, expected_revision)
             if release is None:
                 release = await self.environments.previous_release(current.id, current.release)
                 if release is None:
@@ -181,106 +153,75 @@ class EnvironmentService(Service):
                     f"The environment never served release {release}",
                     errors=[FieldError(field="release", message="not in this history")],
                 )
-            environment, _ = await self._apply(
-                organization_id, name, current, Target(release), actor_id
-            )
+            environment, _ = await self._apply(current, Target(release))
         return environment
 
-    async def delete(
-        self,
-        organization_id: UUID,
-        name: str,
-        *,
-        expected_revision: int | None = None,
-        actor_id: UUID | None = None,
-    ) -> None:
+    async def delete(self, name: str, *, expected_revision: int | None = None) -> None:
         """Delete the environment and its history (an ``undeployed`` event tells workers)."""
         async with self.conn.transaction():
-            current = await self.environments.get(organization_id, name, lock=True)
-            _check_revision(current, expected_revision)
+            current = await self._locked(name, expected_revision)
             await self.environments.delete(current.id)
-            await self.events.record(
-                [
-                    Event(
-                        organization_id,
-                        None,
-                        current.revision,
-                        AgentEventKind.UNDEPLOYED,
-                        environment=name,
-                    )
-                ],
-                actor_id=actor_id,
-            )
+            await self._record(current, AgentEventKind.UNDEPLOYED, release=None)
+
+    async def _locked(self, name: str, expected_revision: int | None) -> EnvironmentRow:
+        """The environment, locked, at the revision ``If-Match`` asks for."""
+        current = await self.environments.get(self.organization_id, name, lock=True)
+        _check_revision(current, expected_revision)
+        return current
 
     async def _move(
-        self,
-        organization_id: UUID,
-        name: str,
-        target: Target,
-        expected_revision: int | None,
-        actor_id: UUID | None,
-        *,
-        create: bool,
+        self, name: str, target: Target, expected_revision: int | None
     ) -> tuple[Environment, bool]:
-        current = await self.environments.find(organization_id, name, lock=True)
-        if current is None and create:
+        """Move the environment, or create it when it is new."""
+        current = await self.environments.find(self.organization_id, name, lock=True)
+        if current is None:
             _check_revision(None, expected_revision)
             try:
                 # A savepoint: if another process created it first, only the insert is undone,
                 # and this one moves it instead.
                 async with self.conn.transaction():
                     created = await self.environments.insert(
-                        organization_id,
+                        self.organization_id,
                         name,
                         target,
-                        actor_id=actor_id,
+                        actor_id=self.actor_id,
                         now=datetime.now(UTC),
                         environment_id=uuid4(),
                     )
             except EnvironmentNameTaken:
-                current = await self.environments.find(organization_id, name, lock=True)
+                current = await self.environments.find(self.organization_id, name, lock=True)
             else:
-                await self._recorded(organization_id, created, None, actor_id)
+                await self._recorded(created, None)
                 return created.public(), True
         if current is None:
             raise EnvironmentNotFound()
         _check_revision(current, expected_revision)
-        return await self._apply(organization_id, name, current, target, actor_id)
+        return await self._apply(current, target)
 
-    async def _apply(
-        self,
-        organization_id: UUID,
-        name: str,
-        current: EnvironmentRow,
-        target: Target,
-        actor_id: UUID | None,
-    ) -> tuple[Environment, bool]:
+    async def _apply(self, current: EnvironmentRow, target: Target) -> tuple[Environment, bool]:
         if current.target == target:
             return current.public(), False
         moved = await self.environments.move(
-            current, target, actor_id=actor_id, now=datetime.now(UTC)
+            current, target, actor_id=self.actor_id, now=datetime.now(UTC)
         )
-        await self._recorded(organization_id, moved, current.release, actor_id)
+        await self._recorded(moved, current.release)
         return moved.public(), False
 
-    async def _recorded(
-        self,
-        organization_id: UUID,
-        moved: EnvironmentRow,
-        previous_release: int | None,
-        actor_id: UUID | None,
+    async def _recorded(self, moved: EnvironmentRow, previous_release: int | None) -> None:
+        await self.environments.record_move(moved, previous_release, actor_id=self.actor_id)
+        await self._record(moved, AgentEventKind.DEPLOYED, release=moved.release)
+
+    async def _record(
+        self, environment: EnvironmentRow, kind: AgentEventKind, *, release: int | None
     ) -> None:
-        await self.environments.record_move(moved, previous_release, actor_id=actor_id)
-        await self.events.record(
-            [
-                Event(
-                    organization_id,
-                    None,
-                    moved.revision,
-                    AgentEventKind.DEPLOYED,
-                    release=moved.release,
-                    environment=moved.name,
-                )
-            ],
-            actor_id=actor_id,
+        """Record what happened to the environment, at its revision (the transaction's last
+        statement)."""
+        event = Event(
+            self.organization_id,
+            None,
+            environment.revision,
+            kind,
+            release=release,
+            environment=environment.name,
         )
+        await self.events.record([event], actor_id=self.actor_id)

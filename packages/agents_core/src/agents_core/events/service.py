@@ -19,12 +19,11 @@ from __future__ import annotations
 import base64
 import binascii
 from typing import Final, NamedTuple
-from uuid import UUID
 
 from agents_core.errors import InvalidInput
 from agents_core.events.repository import EventRepository, StoredEvent
 from agents_core.schemas import AgentEvent, AgentEventPage, FieldError
-from agents_core.service import Service
+from agents_core.service import ScopedService
 
 __all__ = [
     "MAX_LIMIT",
@@ -101,14 +100,12 @@ def event_public(event: StoredEvent) -> AgentEvent:
     )
 
 
-class EventService(Service):
-    """The organization's change feed, page by page behind an opaque cursor."""
+class EventService(ScopedService):
+    """The scope's organization's change feed, page by page behind an opaque cursor."""
 
     events: EventRepository
 
-    async def page(
-        self, organization_id: UUID, *, after: str | None = None, limit: int = 100
-    ) -> AgentEventPage:
+    async def page(self, *, after: str | None = None, limit: int = 100) -> AgentEventPage:
         """The organization's events after ``after`` (a cursor; from the start when ``None``),
         oldest first, at most ``limit`` of them."""
         if not 1 <= limit <= MAX_LIMIT:
@@ -118,7 +115,7 @@ class EventService(Service):
             )
         cursor = Cursor() if after is None else decode_cursor(after)
         stored = await self.events.page(
-            organization_id, after=cursor.position, after_id=cursor.legacy_id, limit=limit + 1
+            self.organization_id, after=cursor.position, after_id=cursor.legacy_id, limit=limit + 1
         )
         events = [event_public(event) for event in stored[:limit]]
         return AgentEventPage(

@@ -29,45 +29,43 @@ from agents_core.schemas import (
     ReleaseDiff,
     ReleaseMember,
 )
-from agents_core.service import Service
+from agents_core.service import ScopedService
 
 __all__ = ["ReleaseService"]
 
 
-class ReleaseService(Service):
-    """Releases of an organization, on one connection."""
+class ReleaseService(ScopedService):
+    """Releases of the scope's organization."""
 
     releases: ReleaseRepository
     events: EventRepository
 
-    async def create(
-        self, organization_id: UUID, data: ReleaseCreate, *, actor_id: UUID | None = None
-    ) -> Release:
+    async def create(self, data: ReleaseCreate) -> Release:
         """A new release of the chosen agents (all active ones when none are chosen) and every
         agent they hand off to, directly or not, each at its current version."""
         async with self.conn.transaction():
-            active = await self.releases.active_heads(organization_id)
+            active = await self.releases.active_heads(self.organization_id)
             members = plan_members(active, data.agents)
-            await self.events.lock_order(organization_id)
+            await self.events.lock_order(self.organization_id)
             row = await self.releases.insert(
-                organization_id,
+                self.organization_id,
                 uuid4(),
                 message=data.message,
-                created_by=actor_id,
+                created_by=self.actor_id,
                 members=members,
                 now=datetime.now(UTC),
             )
             await self.events.record(
                 [
                     Event(
-                        organization_id,
+                        self.organization_id,
                         None,
                         row.number,
                         AgentEventKind.RELEASED,
                         release=row.number,
                     )
                 ],
-                actor_id=actor_id,
+                actor_id=self.actor_id,
             )
         return row.with_members(
             [
@@ -76,23 +74,21 @@ class ReleaseService(Service):
             ]
         )
 
-    async def page(
-        self, organization_id: UUID, *, limit: int = 100, offset: int = 0
-    ) -> ReleasePage:
+    async def page(self, *, limit: int = 100, offset: int = 0) -> ReleasePage:
         """Releases newest first, and how many there are."""
-        return await self.releases.page(organization_id, limit=limit, offset=offset)
+        return await self.releases.page(self.organization_id, limit=limit, offset=offset)
 
-    async def get(self, organization_id: UUID, number: int) -> Release:
-        return (await self.releases.by_numbers(organization_id, [number]))[number]
+    async def get(self, number: int) -> Release:
+        return (await self.releases.by_numbers(self.organization_id, [number]))[number]
 
-    async def agent(self, organization_id: UUID, number: int, agent_id: UUID) -> ReleasedAgent:
+    async def agent(self, number: int, agent_id: UUID) -> ReleasedAgent:
         """One member's configuration as pinned in the release (whatever the agent became)."""
-        member = await self.releases.member(organization_id, number, agent_id)
+        member = await self.releases.member(self.organization_id, number, agent_id)
         return member.released(number)
 
-    async def diff(self, organization_id: UUID, number: int, base: int) -> ReleaseDiff:
+    async def diff(self, number: int, base: int) -> ReleaseDiff:
         """What release ``number`` changes against release ``base``."""
-        found = await self.releases.by_numbers(organization_id, [number, base])
+        found = await self.releases.by_numbers(self.organization_id, [number, base])
 
         def pins(release: Release) -> dict[UUID, MemberPin]:
             return {m.agent_id: (m.name, m.version) for m in release.agents}
@@ -101,7 +97,7 @@ class ReleaseService(Service):
         differing = pinned_differently(base_pins, release_pins)
         configs: dict[tuple[UUID, int], AgentConfig] = {}
         if differing:
-            pinned = await self.releases.pinned(organization_id, [number, base], differing)
+            pinned = await self.releases.pinned(self.organization_id, [number, base], differing)
             for member in pinned.values():
                 configs[(member.agent_id, member.version)] = member.pinned()
         return compare_releases(base, number, base_pins, release_pins, configs)
