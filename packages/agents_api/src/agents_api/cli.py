@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["agents", "main"]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 DATABASE_SETTING = "AGENTS_DATABASE_URL"
 
@@ -251,6 +252,19 @@ def current_command() -> None:
 # -- accounts and demo data ----------------------------------------------------------------------
 
 
+def _demo_user_options(role: str) -> Callable[[F], F]:
+    """``--ROLE-email`` and ``--ROLE-password`` (or ``AGENTS_SEED_ROLE_PASSWORD``) for one of
+    the demo users."""
+    email = click.option(f"--{role}-email", default=None, help=f"The demo {role}'s email.")
+    password = click.option(
+        f"--{role}-password",
+        default=None,
+        envvar=f"AGENTS_SEED_{role.upper()}_PASSWORD",
+        help=f"The {role}'s password when created (generated and printed when omitted).",
+    )
+    return lambda command: email(password(command))
+
+
 @agents.command(
     name="seed",
     short_help="Create demo data: an organization, two users, sample agents.",
@@ -258,20 +272,8 @@ def current_command() -> None:
     "Idempotent: existing users and agents are left as they are.",
 )
 @click.option("--organization", "organization_name", default=None, help="Organization name.")
-@click.option("--admin-email", default=None, help="The demo admin's email.")
-@click.option(
-    "--admin-password",
-    default=None,
-    envvar="AGENTS_SEED_ADMIN_PASSWORD",
-    help="The admin's password when created (generated and printed when omitted).",
-)
-@click.option("--member-email", default=None, help="The demo member's email.")
-@click.option(
-    "--member-password",
-    default=None,
-    envvar="AGENTS_SEED_MEMBER_PASSWORD",
-    help="The member's password when created (generated and printed when omitted).",
-)
+@_demo_user_options("admin")
+@_demo_user_options("member")
 def seed_command(
     organization_name: str | None,
     admin_email: str | None,

@@ -283,20 +283,26 @@ class UserPublic(Struct):
     updated_at: datetime
 
 
-class SignupRequest(_Body):
-    organization_name: Name
+class _NewUser(_Body):
+    """The members of a new user, shared by sign-up and user creation."""
+
     email: Email
     password: Password
     full_name: FullName | None = None
 
     def __post_init__(self) -> None:
-        _check_fields(
-            self,
-            organization_name=_not_blank,
-            email=_check_email,
-            password=_no_nul,
-            full_name=_no_nul,
-        )
+        self._check()
+
+    def _check(self, **first: Callable[[str, Any], None]) -> None:
+        """Check the user's members after the ``first`` checks of the body's own members."""
+        _check_fields(self, **first, email=_check_email, password=_no_nul, full_name=_no_nul)
+
+
+class SignupRequest(_NewUser, kw_only=True):
+    organization_name: Name
+
+    def __post_init__(self) -> None:
+        self._check(organization_name=_not_blank)
 
 
 class LoginRequest(_Body):
@@ -321,14 +327,8 @@ class SignupResponse(Struct, kw_only=True):
     token_type: str = "bearer"
 
 
-class UserCreate(_Body):
-    email: Email
-    password: Password
+class UserCreate(_NewUser, kw_only=True):
     role: Role
-    full_name: FullName | None = None
-
-    def __post_init__(self) -> None:
-        _check_fields(self, email=_check_email, password=_no_nul, full_name=_no_nul)
 
 
 class UserUpdate(_Body):

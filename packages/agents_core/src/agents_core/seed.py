@@ -13,6 +13,7 @@ the latest release).
 from __future__ import annotations
 
 import secrets
+from importlib.resources import files
 from typing import Final, TypeVar
 from uuid import UUID
 
@@ -25,9 +26,7 @@ from agents_core.errors import Conflict, EnvironmentNotFound, InvalidInput
 from agents_core.releases.service import ReleaseService
 from agents_core.schemas import (
     AgentExport,
-    AgentModality,
     EnvironmentPut,
-    PanelType,
     ReleaseCreate,
     Role,
     SignupRequest,
@@ -54,61 +53,11 @@ DEMO_ADMIN_EMAIL: Final = "admin@demo.example.com"
 DEMO_MEMBER_EMAIL: Final = "member@demo.example.com"
 DEMO_ENVIRONMENT: Final = "production"
 
-TRIAGE_INSTRUCTIONS: Final = """\
-You are the first voice a caller hears. Your job is to understand what they need, quickly and \
-warmly, and to get them to the right specialist.
-
-1. Greet the caller in one short sentence and ask how you can help.
-2. Listen for the goal, not just the words. Ask at most two clarifying questions; never make \
-the caller repeat themselves.
-3. If the caller needs help with code (an error message, a failing test, a design question, \
-anything they would show on their screen), say that you are bringing in the coding expert, \
-summarise what you have learned in one sentence so they do not have to start over, and hand \
-off to "Coding Expert".
-4. Otherwise answer yourself when you can do it in a few sentences; if you cannot, say so \
-plainly and offer to take a message.
-
-Speak the way people talk: short sentences, no lists, no markdown, no URLs read aloud. If you \
-did not catch something, ask again rather than guess."""
-
-CODING_INSTRUCTIONS: Final = """\
-You are a senior software engineer pairing with the caller by voice while they share their \
-screen. You can see their editor and terminal through the screen share, and you can open the \
-coding IDE panel to write or edit code with them.
-
-- Start from what the triage agent told you; confirm it in one sentence instead of asking the \
-caller to start over.
-- Read what is on the screen before you speak: the exact error, the file, the line. Quote it \
-back briefly so the caller knows you see the same thing.
-- Work in small steps: one hypothesis, one change, one check. Say why before you say what.
-- Put code in the IDE panel, never read more than a line of code aloud, and explain changes in \
-plain words.
-- When you are not sure, say so and propose how to find out (a print, a test, a docs lookup).
-- When the problem is solved, recap the cause and the fix in two sentences."""
-
-SAMPLE_AGENTS: Final = (
-    AgentExport(
-        name="Triage Agent",
-        instructions=TRIAGE_INSTRUCTIONS,
-        model="gpt-4.1-mini",
-        voice="alloy",
-        modality=AgentModality.AUDIO_ONLY,
-        panels=[],
-        tools=[],
-        handoff_targets=["Coding Expert"],
-    ),
-    AgentExport(
-        name="Coding Expert",
-        instructions=CODING_INSTRUCTIONS,
-        model="gpt-4.1",
-        voice="verse",
-        modality=AgentModality.AUDIO_SCREENSHARE,
-        panels=[PanelType.CODING_IDE],
-        tools=["search_docs", "run_code"],
-        handoff_targets=[],
-    ),
+SAMPLE_AGENTS: Final = msgspec.json.decode(
+    files("agents_core").joinpath("sample_agents.json").read_bytes(), type=tuple[AgentExport, ...]
 )
-"""The sample agents, in import form (handoff targets by name)."""
+"""The sample agents, in import form (handoff targets by name): the package's
+``sample_agents.json``."""
 
 
 class SeededUser(msgspec.Struct, kw_only=True):

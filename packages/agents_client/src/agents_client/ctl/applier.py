@@ -315,7 +315,7 @@ class Applier:
         it (by name among those free); when only cycles are left, one member's handoffs are
         cleared first."""
         remaining = {d.agent_id: d for d in deletes}
-        outgoing = {d.agent_id: set(d.handoff_ids) & remaining.keys() for d in deletes}
+        outgoing = {d.agent_id: set(d.agent.handoff_ids) & remaining.keys() for d in deletes}
         incoming: dict[UUID, set[UUID]] = {agent_id: set() for agent_id in remaining}
         for source, targets in outgoing.items():
             for target in targets:

@@ -240,6 +240,21 @@ def _read_lock(directory: Path) -> Lock:
         raise CtlError(str(exc)) from None
 
 
+@dataclass(frozen=True, slots=True)
+class DirectoryFiles:
+    """A directory's agent files and lock, read before anything is asked of the server."""
+
+    path: Path
+    local: list[LocalAgent]
+    lock: Lock
+
+
+def _read_directory(ctx: Context, raw: str) -> DirectoryFiles:
+    """The agent files and lock of the directory ``raw``, which must exist."""
+    path = _directory(raw, must_exist=True)
+    return DirectoryFiles(path, _read_files(ctx, path), _read_lock(path))
+
+
 # -- commands -----------------------------------------------------------------------------------
 
 
@@ -297,28 +312,20 @@ def pull(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def diff(ctx: Context, args: argparse.Namespace) -> int:
-    directory = _directory(args.directory, must_exist=True)
-    local = _read_files(ctx, directory)
-    lock = _read_lock(directory)
+    files = _read_directory(ctx, args.directory)
     with ctx.connect(args) as client:
         state = read_server(client)
-    plan = _make_plan(ctx, local, lock, state, prune=args.prune, force=False)
+    plan = _make_plan(ctx, files, state, prune=args.prune, force=False)
     assert ctx.connection is not None
-    ctx.say(*render_plan(plan, directory=str(directory), url=ctx.connection.url))
+    ctx.say(*render_plan(plan, directory=str(files.path), url=ctx.connection.url))
     return EXIT_OK if plan.in_sync else EXIT_DIFFERENT
 
 
 def _make_plan(
-    ctx: Context,
-    local: list[LocalAgent],
-    lock: Lock,
-    state: ServerState,
-    *,
-    prune: bool,
-    force: bool,
+    ctx: Context, files: DirectoryFiles, state: ServerState, *, prune: bool, force: bool
 ) -> Plan:
     try:
-        return make_plan(local, lock, state, prune=prune, force=force)
+        return make_plan(files.local, files.lock, state, prune=prune, force=force)
     except PlanError as exc:
         ctx.warn(*render_problems(exc.problems))
         raise CtlError(
@@ -327,12 +334,11 @@ def _make_plan(
 
 
 def apply(ctx: Context, args: argparse.Namespace) -> int:
-    directory = _directory(args.directory, must_exist=True)
-    local = _read_files(ctx, directory)
-    lock = _read_lock(directory)
+    files = _read_directory(ctx, args.directory)
+    directory = files.path
     with ctx.connect(args) as client:
         state = read_server(client)
-        plan = _make_plan(ctx, local, lock, state, prune=args.prune, force=args.force)
+        plan = _make_plan(ctx, files, state, prune=args.prune, force=args.force)
         assert ctx.connection is not None
         url = ctx.connection.url
         ctx.say(*render_plan(plan, directory=str(directory), url=url))
@@ -450,15 +456,6 @@ def _agent_ids(state: ServerState, names: Sequence[str]) -> list[UUID]:
     return list(dict.fromkeys(by_key[name_key(name)].id for name in names))
 
 
-@dataclass(frozen=True, slots=True)
-class DirectoryFiles:
-    """A directory's agent files and lock, read before anything is asked of the server."""
-
-    path: Path
-    local: list[LocalAgent]
-    lock: Lock
-
-
 def _directory_agents(ctx: Context, files: DirectoryFiles, state: ServerState) -> dict[UUID, int]:
     """The agents ``files`` stand for, with their versions, when the server
     holds exactly what the files say; otherwise an error (a release holds server versions, so
@@ -469,7 +466,7 @@ def _directory_agents(ctx: Context, files: DirectoryFiles, state: ServerState) -
             f"{directory} holds no agent files: agentsctl pull {directory} writes them; "
             "nothing was released"
         )
-    plan = _make_plan(ctx, files.local, files.lock, state, prune=False, force=False)
+    plan = _make_plan(ctx, files, state, prune=False, force=False)
     unapplied = [
         f"{len(plan.creates)} to create" if plan.creates else "",
         f"{len(plan.updates)} to update" if plan.updates else "",
@@ -514,8 +511,7 @@ def release_create(ctx: Context, args: argparse.Namespace) -> int:
         )
     files: DirectoryFiles | None = None
     if args.dir:
-        path = _directory(args.dir, must_exist=True)
-        files = DirectoryFiles(path, _read_files(ctx, path), _read_lock(path))
+        files = _read_directory(ctx, args.dir)
     with ctx.connect(args) as client:
         ids: list[UUID] | None = None
         expected: dict[UUID, int] = {}
@@ -677,8 +673,7 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
         raise CtlError("--env names the environment to compare DIR with: pass DIR too")
     files: DirectoryFiles | None = None
     if args.directory is not None:
-        path = _directory(args.directory, must_exist=True)
-        files = DirectoryFiles(path, _read_files(ctx, path), _read_lock(path))
+        files = _read_directory(ctx, args.directory)
     with ctx.connect(args) as client:
         environments = client.environments.list()
         compared = (
@@ -774,6 +769,13 @@ def _release_number(text: str) -> int:
     return number
 
 
+def _release_argument(
+    parser: argparse.ArgumentParser, name: str, help: str, metavar: str = "RELEASE"
+) -> None:
+    """An argument (positional, or an option) that takes a release's number."""
+    parser.add_argument(name, metavar=metavar, type=_release_number, help=help)
+
+
 def _json_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
@@ -805,15 +807,8 @@ def _release_create_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _deploy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("environment", metavar="ENV", help="the environment, e.g. production")
-    parser.add_argument(
-        "release", metavar="RELEASE", type=_release_number, help="the release's number"
-    )
-    parser.add_argument(
-        "--canary",
-        metavar="RELEASE",
-        type=_release_number,
-        help="a second release, serving --weight percent of calls",
-    )
+    _release_argument(parser, "release", "the release's number")
+    _release_argument(parser, "--canary", "a second release, serving --weight percent of calls")
     parser.add_argument(
         "--weight",
         metavar="N",
@@ -831,11 +826,11 @@ def _promote_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _rollback_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("environment", metavar="ENV", help="the environment to move back")
-    parser.add_argument(
+    _release_argument(
+        parser,
         "--release",
+        "the release to go back to (one ENV served before; default: the one before)",
         metavar="N",
-        type=_release_number,
-        help="the release to go back to (one ENV served before; default: the one before)",
     )
     _json_argument(parser)
 

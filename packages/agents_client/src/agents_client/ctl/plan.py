@@ -43,6 +43,7 @@ __all__ = [
     "FieldChange",
     "Kept",
     "NewAgent",
+    "OnServer",
     "Park",
     "Plan",
     "PlanError",
@@ -108,38 +109,50 @@ class Update(Create):
 
 
 @dataclass(frozen=True, slots=True)
-class Delete:
-    agent_id: UUID
-    name: str
-    version: int
+class OnServer:
+    """A step about an agent the server has: the agent as read."""
+
+    agent: ServerAgent
+
+    @property
+    def agent_id(self) -> UUID:
+        return self.agent.id
+
+    @property
+    def name(self) -> str:
+        """The agent's name on the server now."""
+        return self.agent.config.name
+
+    @property
+    def version(self) -> int:
+        """The server's version, as read."""
+        return self.agent.version
+
+
+@dataclass(frozen=True, slots=True)
+class Delete(OnServer):
     file: str | None
     """The file the lock knew it by (removed since)."""
-    handoff_ids: tuple[UUID, ...]
     forced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class Park:
+class Park(OnServer):
     """Rename an agent out of the way before another takes its name."""
 
-    agent_id: UUID
-    name: str
     temporary: str
     expected_version: int
 
 
 @dataclass(frozen=True, slots=True)
-class Unchanged:
+class Unchanged(OnServer):
     file: str
-    agent: ServerAgent
 
 
 @dataclass(frozen=True, slots=True)
-class Kept:
+class Kept(OnServer):
     """An agent on the server that no file stands for, left alone without ``prune``."""
 
-    agent_id: UUID
-    name: str
     file: str | None
     """The file the lock knew it by, when its file was removed."""
 
@@ -405,7 +418,7 @@ class _Planner:
                 continue
             changes = _changes(desired, targets, found)
             if not changes:
-                unchanged.append(Unchanged(agent.file, found))
+                unchanged.append(Unchanged(found, agent.file))
                 continue
             reason = self.conflict_reason(agent, found)
             entry: LockEntry | None = self.base.get(agent.file)
@@ -448,7 +461,7 @@ class _Planner:
             name = other.config.name
             removed = self.file_of_id.get(other.id)
             if not self.prune:
-                kept.append(Kept(other.id, name, removed))
+                kept.append(Kept(other, removed))
                 continue
             pulled = self.entries.get(removed) if removed is not None else None
             why: str | None = None
@@ -474,9 +487,7 @@ class _Planner:
                     )
                 )
                 continue
-            deletes.append(
-                Delete(other.id, name, other.version, removed, other.handoff_ids, why is not None)
-            )
+            deletes.append(Delete(other, removed, why is not None))
 
         return Plan(
             server=self.server,
@@ -509,7 +520,7 @@ class _Planner:
             if agent.id in moving and name_key(agent.config.name) in wanted:
                 temporary = temporary_name(agent.config.name, agent.id, every_name)
                 every_name.append(temporary)
-                parks.append(Park(agent.id, agent.config.name, temporary, moving[agent.id]))
+                parks.append(Park(agent, temporary, moving[agent.id]))
         return tuple(parks)
 
 
