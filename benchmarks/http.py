@@ -13,7 +13,11 @@ drives three workloads with wrk (1 thread, 16 connections):
 - ``list``: ``GET /api/v1/agents?limit=100``,
 - ``put``:  ``PUT /api/v1/agents/{id}``, each request a real change (a new version).
 
-With ``--observed``, a third server joins them: the app as deployed, with its request log
+With ``--before PATH`` (another checkout of this repository, set up with ``uv sync``), the app
+as built there joins them, on a database of its own, so that a change is measured against the
+build before it in the same run, under the same conditions (``PATH/.venv/bin/python``).
+
+With ``--observed``, another server joins them: the app as deployed, with its request log
 (one text line per request, to a file) and ``/metrics`` counting every request, so that what
 observability costs is measured side by side (the plain ``app`` runs without either:
 ``--no-access-log`` and ``AGENTS_METRICS=false``).
@@ -351,6 +355,17 @@ def run_wrk(
 # -- report ----------------------------------------------------------------------------------
 
 
+def before_commit(checkout: Path) -> str:
+    """The commit a ``--before`` checkout is at (its path is this machine's, not a result)."""
+    done = subprocess.run(
+        ["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.strip() or "unknown"
+
+
 def machine(pg_version: str) -> dict[str, Any]:
     model = ""
     with suppress(OSError):
@@ -387,6 +402,10 @@ def summarize(rounds: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, A
             raw = medians(by_server["raw"])
             entry["raw"] = raw
             entry["ratio"] = {k: round(app[k] / raw[k], 3) for k in app if raw[k]}
+            if by_server.get("before"):
+                before = medians(by_server["before"])
+                entry["before"] = before
+                entry["before_ratio"] = {k: round(before[k] / raw[k], 3) for k in before if raw[k]}
         if by_server.get("observed"):
             observed = medians(by_server["observed"])
             entry["observed"] = observed
@@ -414,11 +433,11 @@ def print_table(
     )
     print("|---|---|---|---|---|---|---|---|")
     for workload, entry in summary.items():
-        for server in ("app", "observed", "raw"):
+        for server in ("app", "before", "observed", "raw"):
             if server not in entry:
                 continue
             m = entry[server]
-            ratio = entry.get("ratio", {}) if server == "app" else {}
+            ratio = entry.get({"app": "ratio", "before": "before_ratio"}.get(server, ""), {})
             rps_ratio = f"{ratio['rps']:.2f}x" if "rps" in ratio else "—"
             cpu_ratio = f"{ratio['cpu_ms']:.2f}x" if "cpu_ms" in ratio else "—"
             print(
@@ -469,6 +488,11 @@ def main() -> None:
         "--workloads", default="get,list,put", help="comma-separated: get, list, put"
     )
     parser.add_argument(
+        "--before",
+        type=Path,
+        help="another checkout (with its .venv): its app is measured in the same run",
+    )
+    parser.add_argument(
         "--observed",
         action="store_true",
         help="also run the app with its request log and metrics on, alternately with the others",
@@ -482,6 +506,7 @@ def main() -> None:
     workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
 
     db_url = asyncio.run(create_database())
+    before_db_url = asyncio.run(create_database()) if args.before else None
     servers: list[Server] = []
     work = Path(tempfile.mkdtemp(prefix="agents-bench-"))
     try:
@@ -495,21 +520,35 @@ def main() -> None:
             "PYTHONUNBUFFERED": "1",
         }
 
-        def start_app(name: str, *, observed: bool) -> Server:
+        def start_app(
+            name: str, *, observed: bool, python: str = sys.executable, database: str = db_url
+        ) -> Server:
             port = free_port()
-            argv = [sys.executable, "-c", "from agents_api.cli import main; main()", "run"]
+            argv = [python, "-c", "from agents_api.cli import main; main()", "run"]
             argv += ["--workers", "1", "--port", str(port)]
             argv.append("--access-log" if observed else "--no-access-log")
             server = Server(
-                name, argv, {**env, "AGENTS_METRICS": "true" if observed else "false"}, port
+                name,
+                argv,
+                {
+                    **env,
+                    "AGENTS_METRICS": "true" if observed else "false",
+                    "AGENTS_DATABASE_URL": database,
+                },
+                port,
             )
             servers.append(server)
             server.wait_ready("/health")
             return server
 
-        app = start_app("app", observed=False)
+        start_app("app", observed=False)
         # Started after the app has migrated the database (both serve the same one).
         observed = start_app("observed", observed=True) if args.observed else None
+        if args.before is not None and before_db_url is not None:
+            python = args.before.resolve() / ".venv" / "bin" / "python"
+            if not python.exists():
+                sys.exit(f"{python} is missing: run `uv sync` in {args.before} first")
+            start_app("before", observed=False, python=str(python), database=before_db_url)
         raw = Server(
             "raw",
             [sys.executable, str(HERE / "raw_baseline.py"), "--port", str(port := free_port())],
@@ -519,19 +558,30 @@ def main() -> None:
         servers.append(raw)
 
         print(f"populating {AGENTS} agents …", flush=True)
-        token, ids = asyncio.run(populate(app.base))
+        tokens: dict[str, str] = {}
+        files: dict[tuple[str, str], Path] = {}
+        populated = {server.name: server for server in servers if server.name != "raw"}
+        for name, server in populated.items():
+            if name == "observed":
+                continue  # serves the app's database
+            token, ids = asyncio.run(populate(server.base))
+            tokens[name] = token
+            paths = {
+                "get": [f"/api/v1/agents/{i}" for i in ids],
+                "list": ["/api/v1/agents?limit=100"],
+                "put": [f"/api/v1/agents/{i}" for i in ids],
+            }
+            for workload, lines in paths.items():
+                files[name, workload] = work / f"{name}-{workload}.paths"
+                files[name, workload].write_text("\n".join(lines) + "\n")
+        # The raw baseline and the observed app serve the app's database.
+        for name in ("raw", "observed"):
+            tokens[name] = tokens["app"]
+            for workload in ("get", "list", "put"):
+                files[name, workload] = files["app", workload]
         raw.wait_ready("/api/v1/agents/")
         script = work / "bench.lua"
         script.write_text(LUA)
-        paths = {
-            "get": [f"/api/v1/agents/{i}" for i in ids],
-            "list": ["/api/v1/agents?limit=100"],
-            "put": [f"/api/v1/agents/{i}" for i in ids],
-        }
-        files: dict[str, Path] = {}
-        for name, lines in paths.items():
-            files[name] = work / f"{name}.paths"
-            files[name].write_text("\n".join(lines) + "\n")
         methods = {"get": "GET", "list": "GET", "put": "PUT"}
 
         # Peak RSS of each run, kept per workload: VmHWM is reset before every run (the
@@ -543,9 +593,9 @@ def main() -> None:
             run = run_wrk(
                 server,
                 script=script,
-                paths_file=files[workload],
+                paths_file=files[server.name, workload],
                 method=methods[workload],
-                token=token,
+                token=tokens[server.name],
                 duration=duration,
                 connections=args.connections,
             )
@@ -559,8 +609,7 @@ def main() -> None:
         print("warming up …", flush=True)
         for workload in workloads:
             for server in servers:
-                if server is not raw or workload != "put":
-                    one(server, workload, 2)
+                one(server, workload, 2)
 
         results: dict[str, dict[str, list[dict[str, Any]]]] = {
             w: {server.name: [] for server in servers} for w in workloads
@@ -570,8 +619,6 @@ def main() -> None:
             order = servers[n % len(servers) :] + servers[: n % len(servers)]
             for workload in workloads:
                 for server in order:
-                    if server is raw and workload == "put":
-                        continue
                     run = one(server, workload, args.duration)
                     results[workload][server.name].append(run)
                     print(
@@ -600,6 +647,7 @@ def main() -> None:
                         "observed": "agents run --workers 1 --access-log, metrics on"
                         if observed is not None
                         else None,
+                        "before": None if args.before is None else before_commit(args.before),
                         "load": f"wrk -t1 -c{args.connections} -d{args.duration:g}s",
                         "rounds": args.rounds,
                         "agents": AGENTS,
@@ -627,6 +675,8 @@ def main() -> None:
         for server in servers:
             server.stop()
         asyncio.run(drop_database(db_url))
+        if before_db_url is not None:
+            asyncio.run(drop_database(before_db_url))
         shutil.rmtree(work, ignore_errors=True)
 
 
