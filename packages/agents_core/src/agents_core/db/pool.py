@@ -5,8 +5,8 @@ give the connection back, and a proxy object to lend it — as much CPU as a thi
 read — and a connection given back could go to a request that had just arrived while one that had
 waited longer was woken only to queue again (the tail of a read's latency under load). This one
 lends an idle connection with a list ``pop``, gives it back with an ``append`` or straight to
-the longest waiter, and bounds statements with one watchdog for all connections instead of a
-timer per statement.
+the longest waiter, and bounds the waits for a connection and the statements with one watchdog
+for all of them instead of a timer each.
 
 Statement bounds. PostgreSQL's own ``statement_timeout`` and ``lock_timeout`` (set on every
 connection) answer a slow statement while the server is alive, and the connection stays usable.
@@ -19,7 +19,6 @@ fails with a connection error, which is :class:`~agents_core.errors.DatabaseUnav
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -59,7 +58,8 @@ class DriverPool:
         self._idle: list[Any] = []
         self._open = 0
         """Connections open or being opened."""
-        self._waiters: deque[asyncio.Future[Any]] = deque()
+        self._waiters: deque[tuple[asyncio.Future[Any], float]] = deque()
+        """Requests waiting for a connection, in arrival order, each with its deadline."""
         self._leases: set[Lease] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self._closed = False
@@ -92,13 +92,13 @@ class DriverPool:
             self._open -= 1
         if self._open < self.size:
             return self._lend(lease, await self._open_one(within))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        waiter: asyncio.Future[Any] = loop.create_future()
-        self._waiters.append(waiter)
+        # The wait's bound is kept by the watchdog too (no timer per wait): it fails a waiter
+        # whose deadline has passed with ``TimeoutError``.
+        deadline = time.monotonic() + within
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._waiters.append((waiter, deadline))
         try:
-            async with asyncio.timeout_at(deadline):
-                raw = await waiter
+            raw = await waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 # Handed a connection (or a free slot) just as the wait ended: pass it on.
@@ -113,7 +113,7 @@ class DriverPool:
                 self._forget(waiter)
             raise
         if raw is None:  # a slot was freed: open a connection in it, in the time left
-            left = max(0.001, deadline - loop.time())
+            left = max(0.001, deadline - time.monotonic())
             return self._lend(lease, await self._open_one(left, counted=True))
         return self._lend(lease, raw)
 
@@ -147,7 +147,7 @@ class DriverPool:
             return
         waiters = self._waiters
         while waiters:
-            waiter = waiters.popleft()
+            waiter, _ = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(raw)
                 return
@@ -157,15 +157,17 @@ class DriverPool:
         """A connection closed: the longest waiter may open one in its place."""
         waiters = self._waiters
         while waiters:
-            waiter = waiters.popleft()
+            waiter, _ = waiters.popleft()
             if not waiter.done():
                 self._open += 1
                 waiter.set_result(None)
                 return
 
     def _forget(self, waiter: asyncio.Future[Any]) -> None:
-        with contextlib.suppress(ValueError):
-            self._waiters.remove(waiter)
+        for entry in self._waiters:
+            if entry[0] is waiter:
+                self._waiters.remove(entry)
+                return
 
     async def _open_one(self, within: float, *, counted: bool = False) -> Any:
         if not counted:
@@ -180,10 +182,14 @@ class DriverPool:
     # -- the watchdog --------------------------------------------------------------------------
 
     async def watch(self) -> None:
-        """Close the connection of every statement past its instant (see the module docstring)."""
+        """Fail every wait for a connection past its deadline, and close the connection of every
+        statement past its instant (see the module docstring)."""
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
             now = time.monotonic()
+            for waiter, deadline in self._waiters:
+                if now > deadline and not waiter.done():
+                    waiter.set_exception(TimeoutError())
             for lease in self._leases:
                 until = lease.until
                 if until is not None and now > until and lease.raw is not None:
@@ -201,7 +207,7 @@ class DriverPool:
             self._watchdog.cancel()
             self._watchdog = None
         while self._waiters:
-            waiter = self._waiters.popleft()
+            waiter, _ = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_exception(ConnectionError("the pool is closed"))
         idle, self._idle = self._idle, []
