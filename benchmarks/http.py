@@ -6,12 +6,14 @@
 Creates a fresh PostgreSQL database (on ``AGENTS_BENCH_POSTGRES_URL``, default
 ``postgresql://postgres@127.0.0.1:5432/postgres``; dropped at the end), starts the real server
 (``agents run``, one worker, no access log) and the raw baseline (``raw_baseline.py``, served
-the same way), creates an organization and 100 agents of varied sizes through the API, then
-drives three workloads with wrk (1 thread, 16 connections):
+the same way), creates an organization and 100 agents of varied sizes through the API (the raw
+baseline gets a database of its own, filled the same way: every server's rows then see the same
+number of updates), then drives three workloads with wrk (1 thread, 16 connections):
 
 - ``get``:  ``GET /api/v1/agents/{id}`` over the 100 agents,
 - ``list``: ``GET /api/v1/agents?limit=100``,
-- ``put``:  ``PUT /api/v1/agents/{id}``, each request a real change (a new version).
+- ``put``:  ``PUT /api/v1/agents/{id}``, each request a real change (a new version; the raw
+  baseline runs the same statements by hand).
 
 With ``--before PATH`` (another checkout of this repository, set up with ``uv sync``), the app
 as built there joins them, on a database of its own, so that a change is measured against the
@@ -507,6 +509,9 @@ def main() -> None:
 
     db_url = asyncio.run(create_database())
     before_db_url = asyncio.run(create_database()) if args.before else None
+    # The raw baseline writes too (PUT): it gets a database of its own, so that every server's
+    # rows see the same number of updates.
+    raw_db_url = asyncio.run(create_database())
     servers: list[Server] = []
     work = Path(tempfile.mkdtemp(prefix="agents-bench-"))
     try:
@@ -549,21 +554,11 @@ def main() -> None:
             if not python.exists():
                 sys.exit(f"{python} is missing: run `uv sync` in {args.before} first")
             start_app("before", observed=False, python=str(python), database=before_db_url)
-        raw = Server(
-            "raw",
-            [sys.executable, str(HERE / "raw_baseline.py"), "--port", str(port := free_port())],
-            env,
-            port,
-        )
-        servers.append(raw)
-
         print(f"populating {AGENTS} agents …", flush=True)
         tokens: dict[str, str] = {}
         files: dict[tuple[str, str], Path] = {}
-        populated = {server.name: server for server in servers if server.name != "raw"}
-        for name, server in populated.items():
-            if name == "observed":
-                continue  # serves the app's database
+
+        def populate_for(name: str, server: Server) -> None:
             token, ids = asyncio.run(populate(server.base))
             tokens[name] = token
             paths = {
@@ -574,11 +569,25 @@ def main() -> None:
             for workload, lines in paths.items():
                 files[name, workload] = work / f"{name}-{workload}.paths"
                 files[name, workload].write_text("\n".join(lines) + "\n")
-        # The raw baseline and the observed app serve the app's database.
-        for name in ("raw", "observed"):
-            tokens[name] = tokens["app"]
-            for workload in ("get", "list", "put"):
-                files[name, workload] = files["app", workload]
+
+        for server in servers:
+            if server.name != "observed":  # serves the app's database
+                populate_for(server.name, server)
+        # The raw baseline's database, migrated and filled by the app (stopped after).
+        setup = start_app("raw-setup", observed=False, database=raw_db_url)
+        populate_for("raw", setup)
+        setup.stop()
+        servers.remove(setup)
+        raw = Server(
+            "raw",
+            [sys.executable, str(HERE / "raw_baseline.py"), "--port", str(port := free_port())],
+            {**env, "AGENTS_DATABASE_URL": raw_db_url},
+            port,
+        )
+        servers.append(raw)
+        tokens["observed"] = tokens["app"]
+        for workload in ("get", "list", "put"):
+            files["observed", workload] = files["app", workload]
         raw.wait_ready("/api/v1/agents/")
         script = work / "bench.lua"
         script.write_text(LUA)
@@ -675,8 +684,9 @@ def main() -> None:
         for server in servers:
             server.stop()
         asyncio.run(drop_database(db_url))
-        if before_db_url is not None:
-            asyncio.run(drop_database(before_db_url))
+        for url in (before_db_url, raw_db_url):
+            if url is not None:
+                asyncio.run(drop_database(url))
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -217,14 +217,14 @@ async def test_statements_per_write_request(
 
     response, count = await put({"voice": "nova"})
     assert response.status_code == 200, response.text
-    # the user, the lock, the saved version, the update, the event-order lock, the event
-    assert count == 6
+    # the user, the lock, the saved version, the update, the event (with its ordering lock)
+    assert count == 5
     assert_same_agent(response.json(), await orm_agent(database, agent["id"]))
     assert response.json()["instructions"] == agent["instructions"]
 
     response, count = await put({"handoff_targets": [target["id"]]})
     assert response.status_code == 200, response.text
-    assert count == 7  # and the share lock on the targets
+    assert count == 6  # and the share lock on the targets
 
     response, count = await put({"voice": "nova"})
     assert response.status_code == 200

@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from advanced_alchemy.types import GUID
-from sqlalchemy import JSON, Boolean, String, bindparam
+from sqlalchemy import JSON, BigInteger, Boolean, String, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.engine import Dialect
@@ -23,6 +23,7 @@ __all__ = [
     "JsonIdList",
     "JsonObjectAgg",
     "JsonText",
+    "NextEventPosition",
     "StringList",
     "UUIDElement",
     "UUIDList",
@@ -251,3 +252,57 @@ def _json_object_agg_json(element: JsonObjectAgg, compiler: SQLCompiler, **kw: A
     if isinstance(element.grouped_key.type, GUID):
         key = f"lower(hex({key}))"
     return f"json_group_object({key}, {compiler.process(element.grouped_value, **kw)})"
+
+
+# -- the event feed's numbering -----------------------------------------------------------------
+
+
+class NextEventPosition(ColumnElement[int]):
+    """The number of an organization's next event, read under its ordering lock: one more than
+    the last in ``position`` (the events table's column) among the rows whose ``organization``
+    column equals the parameter ``organization_id``.
+
+    On PostgreSQL it is ``agent_event_position(organization_id, notice)`` (migration 0003), which
+    also takes the lock and queues ``notice`` (a text parameter, null for none) for delivery at
+    commit, in a snapshot taken after the lock. SQLite has one writer at a time and no notices:
+    a subquery.
+    """
+
+    inherit_cache = True
+    type = BigInteger()
+    _traverse_internals = [
+        ("position", InternalTraversal.dp_clauseelement),
+        ("organization", InternalTraversal.dp_clauseelement),
+        ("organization_id", InternalTraversal.dp_clauseelement),
+        ("notice", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(
+        self,
+        position: ColumnElement[int],
+        organization: ColumnElement[Any],
+        organization_id: ColumnElement[Any],
+        notice: ColumnElement[Any],
+    ) -> None:
+        self.position = position
+        self.organization = organization
+        self.organization_id = organization_id
+        self.notice = notice
+
+
+@compiles(NextEventPosition, "postgresql")
+def _next_event_position_pg(element: NextEventPosition, compiler: SQLCompiler, **kw: Any) -> str:
+    organization_id = compiler.process(element.organization_id, **kw)
+    return f"agent_event_position({organization_id}, {compiler.process(element.notice, **kw)})"
+
+
+@compiles(NextEventPosition)
+def _next_event_position(element: NextEventPosition, compiler: SQLCompiler, **kw: Any) -> str:
+    table = element.position.table
+    last = (
+        select(func.coalesce(func.max(element.position), literal_column("0")))
+        .where(element.organization == element.organization_id)
+        .select_from(table)
+        .scalar_subquery()
+    )
+    return f"({compiler.process(last, **kw)} + 1)"

@@ -3,20 +3,20 @@
 Ordering. Each organization's events are numbered 1, 2, 3 … (``position``), and a reader that
 has seen position ``n`` must have seen (or never see) every event of that organization below
 ``n``. Numbers handed out in the order transactions *ask* would break that (11 can commit before
-10), so before inserting, a writer takes a transaction-level lock on its organization
-(:meth:`~agents_core.db.Connection.lock_and_notify`) and holds it until it commits or rolls
-back; each event's position is then one more than the organization's last, read under the lock.
-Positions are therefore the commit order, without gaps, and the feed's cursor is just the
-position (see :mod:`agents_core.events.service`). SQLite has one writer at a time: its commits
-are already in order. The lock is held only from the event insert to the end of the
-transaction, which is why callers record their events last; a writer that needs the order
-earlier (a release takes its number under it: :meth:`EventRepository.lock_order`) takes it
-earlier.
+10), so the insert of an event first takes a transaction-level lock on its organization, held
+until the transaction commits or rolls back, and numbers the event one more than the
+organization's last, read under the lock (:class:`~agents_core.db.types.NextEventPosition`: one
+statement on PostgreSQL). Positions are therefore the commit order, without gaps, and the feed's
+cursor is just the position (see :mod:`agents_core.events.service`). SQLite has one writer at a
+time: its commits are already in order. The lock is held only from the event insert to the end
+of the transaction, which is why callers record their events last; a writer that needs the order
+earlier (a release takes its number under it: :meth:`EventRepository.lock_order`) takes the same
+lock earlier.
 
 The deployment-wide ``id`` is kept for change followers that poll every organization at once
 (SQLite); it never leaves the process.
 
-Notices. The same call queues a notice per event that a worker's cache must hear of, delivered
+Notices. The same insert queues a notice per event that a worker's cache must hear of, delivered
 at commit (and never if the transaction rolls back): ``<organization>:<agent>:<version>`` for an
 agent's change, ``env:<organization>:<environment>:<revision>`` for an environment moved or
 deleted. A release created changes nothing a worker serves (environments serve releases, and a
@@ -31,10 +31,21 @@ from typing import Final, cast
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import BigInteger, Integer, Table, bindparam, func, insert, literal_column, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+)
 
 from agents_core.db import Query, Repository, RowShape
 from agents_core.db.models import AgentEventRow
+from agents_core.db.types import NextEventPosition
 from agents_core.schemas import AgentEventKind
 
 __all__ = [
@@ -130,13 +141,15 @@ _org = bindparam("e_organization_id", type_=_events.c.organization_id.type)
 _INSERT = Query(
     insert(_events).values(
         organization_id=_org,
-        # Read under the organization's ordering lock: one more than its last event (each row
-        # of a batch sees the ones inserted before it).
-        position=select(
-            func.coalesce(func.max(_events.c.position), literal_column("0")) + literal_column("1")
-        )
-        .where(_events.c.organization_id == _org)
-        .scalar_subquery(),
+        # One more than the organization's last event, read under its ordering lock, which
+        # the same expression takes (with the event's notice) on PostgreSQL: see the module
+        # docstring. Each row of a batch sees the ones inserted before it.
+        position=NextEventPosition(
+            _events.c.position,
+            _events.c.organization_id,
+            _org,
+            bindparam("e_notice", type_=String()),
+        ),
         agent_id=bindparam("e_agent_id"),
         version=bindparam("e_version"),
         kind=bindparam("e_kind"),
@@ -169,6 +182,10 @@ _AFTER = Query(
 _LAST = Query(select(func.coalesce(func.max(_events.c.id), literal_column("0"))))
 
 
+def _by_organization(event: Event) -> str:
+    return str(event.organization_id)
+
+
 class EventRepository(Repository):
     async def record(self, events: Sequence[Event], *, actor_id: UUID | None) -> None:
         """Append events in the connection's transaction: they exist if and only if the change
@@ -176,17 +193,13 @@ class EventRepository(Repository):
         ordering locks until the end."""
         if not events:
             return
-        organizations = sorted({str(e.organization_id) for e in events})
-        payloads = [notice for e in events if (notice := notice_of(e)) is not None]
-        await self.conn.lock_and_notify(
-            ORDER_LOCK_NAMESPACE, organizations, NOTIFY_CHANNEL, payloads
-        )
         now = datetime.now(UTC)
         await self.conn.execute_many(
             _INSERT,
             [
                 {
                     "e_organization_id": e.organization_id,
+                    "e_notice": notice_of(e),
                     "e_agent_id": e.agent_id,
                     "e_version": e.version,
                     "e_kind": e.kind.value,
@@ -195,7 +208,9 @@ class EventRepository(Repository):
                     "e_actor_id": actor_id,
                     "e_created_at": now,
                 }
-                for e in events
+                # By organization: their ordering locks are taken in one order by every writer,
+                # so that two never wait for each other.
+                for e in sorted(events, key=_by_organization)
             ],
         )
 
