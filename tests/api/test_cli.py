@@ -14,6 +14,7 @@ import pytest
 
 from agents_api.app import create_app
 from agents_core.db.database import Database
+from agents_core.db.migrations import head_revision
 from tests.conftest import make_settings
 from tests.live_server import AGENTS, free_port, start, stop
 
@@ -181,7 +182,8 @@ def test_run_migrates_then_serves_from_a_lean_process(tmp_path: Path) -> None:
     finally:
         output = stop(process)
     assert process.returncode == 0, output
-    assert "Migrated the database from (empty) to 0002." in output  # by the command line
+    # by the command line
+    assert f"Migrated the database from (empty) to {head_revision()}." in output
     # The server says where it listens and which database it uses.
     assert f"serving {base} (docs at {base}/schema), database sqlite:///{tmp_path}/agents.db" in (
         output

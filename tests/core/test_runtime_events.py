@@ -19,7 +19,7 @@ from agents_core.events.service import EventService
 from agents_core.schemas import AgentEventKind, AgentExport, AgentUpdate
 from tests.conftest import acting, orm_session
 from tests.core.conftest import new_org
-from tests.core.test_runtime import create, until, update
+from tests.core.test_runtime import create, update
 
 
 async def events_of(db: Database, org: uuid.UUID) -> list[tuple[uuid.UUID, int, str]]:
@@ -127,8 +127,8 @@ async def test_a_rolled_back_change_sends_no_notice(pg_url: str) -> None:
 
 
 async def test_events_of_an_organization_are_numbered_in_commit_order(pg_url: str) -> None:
-    """A writer that records an event waits for an earlier, uncommitted writer of the same
-    organization, so a smaller id can never become visible after a larger one."""
+    """An event is numbered when its transaction commits: a writer whose transaction is still
+    open holds no one up, and its event comes after those committed before it."""
     database = Database(pg_url)
     try:
         org, other_org = await new_org(database), await new_org(database)
@@ -144,44 +144,68 @@ async def test_events_of_an_organization_are_numbered_in_commit_order(pg_url: st
         await EventRepository(first).record(
             [Event(org, a, 9, AgentEventKind.UPDATED)], actor_id=None
         )
-
-        async def second_writer() -> None:
+        # Another writer of the organization, and one of another organization, go ahead.
+        async with asyncio.timeout(5):
             async with database.transaction() as conn:
                 await EventRepository(conn).record(
                     [Event(org, b, 9, AgentEventKind.UPDATED)], actor_id=None
                 )
-
-        second = asyncio.create_task(second_writer())
-        # The second writer waits on the organization's lock (observed, not timed) ...
-        await until(lambda: _advisory_waiters(pg_url))
-        # ... while another organization's writer goes ahead.
-        async with database.transaction() as conn:
-            await EventRepository(conn).record(
-                [Event(other_org, c, 9, AgentEventKind.UPDATED)], actor_id=None
-            )
-        assert not second.done()
-        # The feed does not show the uncommitted event, and nothing after it.
-        async with acting(database, org) as scope:
-            assert (await EventService(scope).page(after=cursor)).events == []
-        await first_transaction.__aexit__(None, None, None)
-        await first.release()
-        await second
+            async with database.transaction() as conn:
+                await EventRepository(conn).record(
+                    [Event(other_org, c, 9, AgentEventKind.UPDATED)], actor_id=None
+                )
         async with acting(database, org) as scope:
             page = await EventService(scope).page(after=cursor)
-        assert [(e.agent_id, e.version) for e in page.events] == [(a, 9), (b, 9)]
-        assert page.events[0].id < page.events[1].id
+        assert [(e.agent_id, e.version) for e in page.events] == [(b, 9)]
+        await first_transaction.__aexit__(None, None, None)
+        await first.release()
+        async with acting(database, org) as scope:
+            page = await EventService(scope).page(after=cursor)
+        assert [(e.agent_id, e.version) for e in page.events] == [(b, 9), (a, 9)]
     finally:
         await database.close()
 
 
-async def _advisory_waiters(pg_url: str) -> int:
+async def test_concurrent_writers_number_their_events_without_gaps(pg_url: str) -> None:
+    """Many transactions of one organization committing at once: their events get positions
+    1 … n, each once, in the order their transactions committed."""
+    database = Database(pg_url, pool_size=8)
+    try:
+        org = await new_org(database)
+        agents = [await create(database, org, f"W{n}") for n in range(3)]
+
+        async def writer(n: int) -> None:
+            agent_id = agents[n % len(agents)]
+            async with database.transaction() as conn:
+                await EventRepository(conn).record(
+                    [
+                        Event(org, agent_id, 100 + n, AgentEventKind.UPDATED),
+                        Event(org, agent_id, 200 + n, AgentEventKind.UPDATED),
+                    ],
+                    actor_id=None,
+                )
+
+        await asyncio.gather(*(writer(n) for n in range(24)))
+        rows = await _positions(pg_url, org)
+        assert [position for position, _ in rows] == list(range(1, len(rows) + 1))
+        # The two events of one transaction are consecutive: numbered at its commit.
+        by_position = [version for _, version in rows if version >= 100]
+        pairs = [(v, by_position[i + 1]) for i, v in enumerate(by_position) if 100 <= v < 200]
+        assert len(pairs) == 24
+        assert all(second == first + 100 for first, second in pairs)
+    finally:
+        await database.close()
+
+
+async def _positions(pg_url: str, org: uuid.UUID) -> list[tuple[int, int]]:
     conn = await asyncpg.connect(pg_url)
     try:
-        count: int = await conn.fetchval(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        rows = await conn.fetch(
+            "SELECT position, version FROM agent_events WHERE organization_id = $1"
+            " ORDER BY position",
+            org,
         )
-        return count
+        return [(int(r[0]), int(r[1])) for r in rows]
     finally:
         await conn.close()
 

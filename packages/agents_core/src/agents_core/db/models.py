@@ -170,10 +170,11 @@ class AgentEventRow(_EventBase):
     """One change in an organization (an agent's, a release, an environment's move), written in
     the transaction that made it (the change feed).
 
-    ``position`` numbers the organization's events from 1 in commit order (the feed's cursor);
-    ``id`` is the deployment-wide number that change followers poll by. ``agent_id`` is null for
-    events that are not about one agent (``released``, ``deployed``), which name their
-    ``release`` and ``environment`` instead.
+    ``position`` numbers the organization's events from 1 in commit order (the feed's cursor;
+    on PostgreSQL null until the transaction commits: see migration 0003); ``id`` is the
+    deployment-wide number that change followers poll by. ``agent_id`` is null for events that
+    are not about one agent (``released``, ``deployed``), which name their ``release`` and
+    ``environment`` instead.
     """
 
     __tablename__ = "agent_events"
@@ -187,7 +188,7 @@ class AgentEventRow(_EventBase):
     organization_id: Mapped[UUID] = mapped_column(
         ForeignKey("organizations.id", ondelete="CASCADE")
     )
-    position: Mapped[int] = mapped_column(BigInteger)
+    position: Mapped[int | None] = mapped_column(BigInteger)
     agent_id: Mapped[UUID | None] = mapped_column(
         ForeignKey("agents.id", ondelete="CASCADE"), default=None
     )

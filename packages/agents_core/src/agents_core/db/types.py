@@ -258,14 +258,14 @@ def _json_object_agg_json(element: JsonObjectAgg, compiler: SQLCompiler, **kw: A
 
 
 class NextEventPosition(ColumnElement[int]):
-    """The number of an organization's next event, read under its ordering lock: one more than
-    the last in ``position`` (the events table's column) among the rows whose ``organization``
-    column equals the parameter ``organization_id``.
+    """The ``position`` of an organization's next event, as an insert writes it: one more than
+    the organization's last (rows whose ``organization`` column equals the parameter
+    ``organization_id``), read under its ordering lock, in commit order.
 
-    On PostgreSQL it is ``agent_event_position(organization_id, notice)`` (migration 0003), which
-    also takes the lock and queues ``notice`` (a text parameter, null for none) for delivery at
-    commit, in a snapshot taken after the lock. SQLite has one writer at a time and no notices:
-    a subquery.
+    On SQLite (one writer at a time, commits in order) that is a subquery. On PostgreSQL the
+    insert writes null and a deferred trigger numbers the event when its transaction commits
+    (migration 0003); the expression, ``agent_event_notice(notice)``, queues the event's notice
+    (``notice``: a text parameter, null for none) for delivery at commit.
     """
 
     inherit_cache = True
@@ -279,7 +279,7 @@ class NextEventPosition(ColumnElement[int]):
 
     def __init__(
         self,
-        position: ColumnElement[int],
+        position: ColumnElement[Any],
         organization: ColumnElement[Any],
         organization_id: ColumnElement[Any],
         notice: ColumnElement[Any],
@@ -292,8 +292,7 @@ class NextEventPosition(ColumnElement[int]):
 
 @compiles(NextEventPosition, "postgresql")
 def _next_event_position_pg(element: NextEventPosition, compiler: SQLCompiler, **kw: Any) -> str:
-    organization_id = compiler.process(element.organization_id, **kw)
-    return f"agent_event_position({organization_id}, {compiler.process(element.notice, **kw)})"
+    return f"agent_event_notice({compiler.process(element.notice, **kw)})"
 
 
 @compiles(NextEventPosition)

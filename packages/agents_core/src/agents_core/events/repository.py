@@ -3,15 +3,15 @@
 Ordering. Each organization's events are numbered 1, 2, 3 … (``position``), and a reader that
 has seen position ``n`` must have seen (or never see) every event of that organization below
 ``n``. Numbers handed out in the order transactions *ask* would break that (11 can commit before
-10), so the insert of an event first takes a transaction-level lock on its organization, held
-until the transaction commits or rolls back, and numbers the event one more than the
-organization's last, read under the lock (:class:`~agents_core.db.types.NextEventPosition`: one
-statement on PostgreSQL). Positions are therefore the commit order, without gaps, and the feed's
-cursor is just the position (see :mod:`agents_core.events.service`). SQLite has one writer at a
-time: its commits are already in order. The lock is held only from the event insert to the end
-of the transaction, which is why callers record their events last; a writer that needs the order
-earlier (a release takes its number under it: :meth:`EventRepository.lock_order`) takes the same
-lock earlier.
+10), so an event is numbered under a transaction-level lock on its organization, held until the
+transaction commits or rolls back, one more than the organization's last
+(:class:`~agents_core.db.types.NextEventPosition`). On PostgreSQL that happens as the
+transaction commits (a deferred trigger): the lock is held for the commit alone, and writers of
+one organization do not wait for each other's open transactions. SQLite has one writer at a
+time: the insert numbers the event, and commits are already in order. Positions are therefore
+the commit order, without gaps, and the feed's cursor is just the position (see
+:mod:`agents_core.events.service`). A writer that needs the order earlier (a release takes its
+number under it: :meth:`EventRepository.lock_order`) takes the same lock earlier.
 
 The deployment-wide ``id`` is kept for change followers that poll every organization at once
 (SQLite); it never leaves the process.
@@ -141,9 +141,8 @@ _org = bindparam("e_organization_id", type_=_events.c.organization_id.type)
 _INSERT = Query(
     insert(_events).values(
         organization_id=_org,
-        # One more than the organization's last event, read under its ordering lock, which
-        # the same expression takes (with the event's notice) on PostgreSQL: see the module
-        # docstring. Each row of a batch sees the ones inserted before it.
+        # One more than the organization's last event, under its ordering lock (on PostgreSQL
+        # at commit; the expression queues the event's notice): see the module docstring.
         position=NextEventPosition(
             _events.c.position,
             _events.c.organization_id,
@@ -189,8 +188,8 @@ def _by_organization(event: Event) -> str:
 class EventRepository(Repository):
     async def record(self, events: Sequence[Event], *, actor_id: UUID | None) -> None:
         """Append events in the connection's transaction: they exist if and only if the change
-        commits. Call this as the last write of the transaction: it holds the organizations'
-        ordering locks until the end."""
+        commits (numbered then, on PostgreSQL). On SQLite the transaction holds the write lock
+        from here on anyway; still, record events last."""
         if not events:
             return
         now = datetime.now(UTC)
