@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import Integer, bindparam, func, literal_column, select, text
@@ -17,6 +18,14 @@ _ONE = Query(select(literal_column("1")))
 _TERMINATE = Query(select(func.pg_terminate_backend(bindparam("pid", type_=Integer()))))
 _NO_SERVER_TIMEOUT = Query(text("SET LOCAL statement_timeout = 0"))
 _SLEEP = Query(select(func.pg_sleep(literal_column("5"))))
+
+
+@pytest.fixture
+async def database(pg_url: str) -> AsyncIterator[Database]:
+    """Here, a database whose pool holds one connection."""
+    database = Database(pg_url, pool_size=1)
+    yield database
+    await database.close()
 
 
 async def _pid(conn: Connection) -> int:
@@ -33,33 +42,29 @@ async def _until(condition: object, what: str) -> None:
     raise AssertionError(f"never: {what}")
 
 
-async def test_a_connection_given_back_goes_to_the_longest_waiter(pg_url: str) -> None:
-    database = Database(pg_url, pool_size=1)
+async def test_a_connection_given_back_goes_to_the_longest_waiter(database: Database) -> None:
     served: list[str] = []
-    try:
-        holder = database.connection()
-        first_pid = await _pid(holder)
+    holder = database.connection()
+    first_pid = await _pid(holder)
 
-        async def request(name: str) -> None:
-            conn = database.connection()
-            try:
-                pid = await _pid(conn)
-                served.append(name)
-                assert pid == first_pid  # the one connection, reused, never a second
-            finally:
-                await conn.release()
+    async def request(name: str) -> None:
+        conn = database.connection()
+        try:
+            pid = await _pid(conn)
+            served.append(name)
+            assert pid == first_pid  # the one connection, reused, never a second
+        finally:
+            await conn.release()
 
-        early = asyncio.create_task(request("early"))
-        await _until(lambda: database.pool_status().waiting == 1, "the first waiter queues")
-        late = asyncio.create_task(request("late"))
-        await _until(lambda: database.pool_status().waiting == 2, "the second waiter queues")
-        await holder.release()
-        await asyncio.gather(early, late)
-        assert served == ["early", "late"]
-        status = database.pool_status()
-        assert (status.size, status.in_use, status.waiting) == (1, 0, 0)
-    finally:
-        await database.close()
+    early = asyncio.create_task(request("early"))
+    await _until(lambda: database.pool_status().waiting == 1, "the first waiter queues")
+    late = asyncio.create_task(request("late"))
+    await _until(lambda: database.pool_status().waiting == 2, "the second waiter queues")
+    await holder.release()
+    await asyncio.gather(early, late)
+    assert served == ["early", "late"]
+    status = database.pool_status()
+    assert (status.size, status.in_use, status.waiting) == (1, 0, 0)
 
 
 async def test_waiting_for_a_connection_is_bounded_by_the_timeout(pg_url: str) -> None:
@@ -83,27 +88,24 @@ async def test_waiting_for_a_connection_is_bounded_by_the_timeout(pg_url: str) -
         await database.close()
 
 
-async def test_a_closed_connection_gives_its_place_to_the_next_in_line(pg_url: str) -> None:
-    database = Database(pg_url, pool_size=1)
-    try:
-        holder = database.connection()
-        dead_pid = await _pid(holder)
-        waiter = asyncio.create_task(_lease_pid(database))
-        await _until(lambda: database.pool_status().waiting == 1, "the waiter queues")
-        # The server ends the held connection (as a restart or an administrator would).
-        await _terminate(pg_url, dead_pid)
-        with pytest.raises(DatabaseUnavailable):
-            await holder.fetch(_ONE, {})  # the connection is gone under it
-        await holder.release()
-        new_pid = await asyncio.wait_for(waiter, 5)
-        assert new_pid != dead_pid
-        assert database.pool_status().size == 1
-    finally:
-        await database.close()
+async def test_a_closed_connection_gives_its_place_to_the_next_in_line(database: Database) -> None:
+    holder = database.connection()
+    dead_pid = await _pid(holder)
+    waiter = asyncio.create_task(_lease_pid(database))
+    await _until(lambda: database.pool_status().waiting == 1, "the waiter queues")
+    # The server ends the held connection (as a restart or an administrator would).
+    await _terminate(database, dead_pid)
+    with pytest.raises(DatabaseUnavailable):
+        await holder.fetch(_ONE, {})  # the connection is gone under it
+    await holder.release()
+    new_pid = await asyncio.wait_for(waiter, 5)
+    assert new_pid != dead_pid
+    assert database.pool_status().size == 1
 
 
-async def _terminate(pg_url: str, pid: int) -> None:
-    other = Database(pg_url, pool_size=1)
+async def _terminate(database: Database, pid: int) -> None:
+    """End a server process from another connection."""
+    other = Database(database.url, pool_size=1)
     try:
         async with other.connect() as conn:
             await conn.fetch(_TERMINATE, {"pid": pid})
@@ -119,16 +121,12 @@ async def _lease_pid(database: Database) -> int:
         await conn.release()
 
 
-async def test_a_transaction_left_open_is_not_lent_again(pg_url: str) -> None:
-    database = Database(pg_url, pool_size=1)
-    try:
-        conn = database.connection()
-        pid = await _pid(conn)
-        await conn._simple("BEGIN")  # type: ignore[attr-defined]
-        await conn.release()  # released inside a transaction: its state is unknown
-        assert await _lease_pid(database) != pid
-    finally:
-        await database.close()
+async def test_a_transaction_left_open_is_not_lent_again(database: Database) -> None:
+    conn = database.connection()
+    pid = await _pid(conn)
+    await conn._simple("BEGIN")  # type: ignore[attr-defined]
+    await conn.release()  # released inside a transaction: its state is unknown
+    assert await _lease_pid(database) != pid
 
 
 async def test_a_statement_past_its_time_is_cut_off_on_our_side(pg_url: str) -> None:
