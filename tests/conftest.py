@@ -257,9 +257,9 @@ def counting_statements(database: Database) -> Iterator[StatementCount]:
             count.value += bool(rows)
             await super().execute_many(query, rows)
 
-        async def lock_and_notify(self, *args: Any) -> None:
+        async def lock(self, *args: Any) -> None:
             count.value += database.is_postgres
-            await super().lock_and_notify(*args)
+            await super().lock(*args)
 
     database._connection_type = Counting
     try:

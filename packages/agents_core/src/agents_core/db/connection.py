@@ -42,19 +42,15 @@ __all__ = ["Connection", "Row"]
 Row = Sequence[Any]
 """A result row: its values in the order of the statement's columns."""
 
-# Ordering locks and notices of the event feed: one round trip on PostgreSQL. Locks are taken in
-# the order given (callers sort), so that two writers never wait for each other in opposite
-# orders; notices are delivered by the server only when the transaction commits.
 SQLITE_WRITES = "agents.writes"
 """Set in a SQLAlchemy connection's ``info`` before it begins a transaction that writes: the
 engine's ``begin`` listener then takes SQLite's write lock at once (``create_engine``)."""
 
-_LOCK_AND_NOTIFY = (
-    "WITH locked AS ("
-    " SELECT pg_advisory_xact_lock($1::integer, hashtext(k))"
-    " FROM unnest($2::text[]) WITH ORDINALITY AS l(k, n) ORDER BY n),"
-    " sent AS (SELECT pg_notify($3, p) FROM unnest($4::text[]) AS p)"
-    " SELECT (SELECT count(*) FROM locked), (SELECT count(*) FROM sent)"
+# Transaction-level locks, taken in the order given (callers sort, so that two writers never
+# wait for each other in opposite orders): one round trip.
+_LOCK = (
+    "SELECT count(*) FROM (SELECT pg_advisory_xact_lock($1::integer, hashtext(k))"
+    " FROM unnest($2::text[]) WITH ORDINALITY AS l(k, n) ORDER BY n) AS locked"
 )
 
 
@@ -109,15 +105,10 @@ class Connection:
         snapshot)."""
         raise NotImplementedError
 
-    async def lock_and_notify(
-        self, namespace: int, keys: Sequence[str], channel: str, payloads: Sequence[str]
-    ) -> None:
+    async def lock(self, namespace: int, keys: Sequence[str]) -> None:
         """Hold a transaction-level lock on each of ``keys`` (in ``namespace``) until the
-        transaction ends, and queue ``payloads`` on ``channel`` for delivery at commit.
-
-        This is how writers number events in commit order and wake change followers. SQLite has
-        one writer at a time (commits are already in order) and no notifications (followers
-        poll): there it does nothing.
+        transaction ends (the event feed's ordering locks). SQLite has one writer at a time,
+        whose transaction holds the database's write lock already: there it does nothing.
         """
 
     async def release(self) -> None:
@@ -221,12 +212,8 @@ class PgConnection(Connection):
         self._depth = depth
         await self._simple("COMMIT" if depth == 0 else f"RELEASE SAVEPOINT s{depth}")
 
-    async def lock_and_notify(
-        self, namespace: int, keys: Sequence[str], channel: str, payloads: Sequence[str]
-    ) -> None:
-        await self._driver(
-            "fetch", _LOCK_AND_NOTIFY, namespace, list(keys), channel, list(payloads)
-        )
+    async def lock(self, namespace: int, keys: Sequence[str]) -> None:
+        await self._driver("fetch", _LOCK, namespace, list(keys))
 
     async def release(self) -> None:
         self._depth = 0

@@ -62,11 +62,13 @@ __all__ = [
 ]
 
 NOTIFY_CHANNEL = "agent_events"
-"""The PostgreSQL channel that carries the feed's notices at commit (see the module docstring)."""
+"""The PostgreSQL channel that carries the feed's notices at commit (see the module docstring;
+spelled again in migration 0003's ``agent_event_notice``)."""
 
 ORDER_LOCK_NAMESPACE = 0x61676576
 """First key of the per-organization ordering lock (two int4 keys; the second is the hash of
-the organization id). Two-key advisory locks never collide with single bigint keys."""
+the organization id). Two-key advisory locks never collide with single bigint keys. Spelled again
+in migration 0003's trigger function, which takes the same lock at commit."""
 
 ENVIRONMENT_KINDS: Final = frozenset({AgentEventKind.DEPLOYED, AgentEventKind.UNDEPLOYED})
 """The kinds that change what an environment serves."""
@@ -216,9 +218,7 @@ class EventRepository(Repository):
     async def lock_order(self, organization_id: UUID) -> None:
         """Take the organization's ordering lock now (held to the end of the transaction): from
         here on, no other writer of the organization's events commits before this one."""
-        await self.conn.lock_and_notify(
-            ORDER_LOCK_NAMESPACE, [str(organization_id)], NOTIFY_CHANNEL, []
-        )
+        await self.conn.lock(ORDER_LOCK_NAMESPACE, [str(organization_id)])
 
     async def page(
         self, organization_id: UUID, *, after: int, after_id: int = 0, limit: int
