@@ -13,7 +13,8 @@ sending them, which on a busy server is most of the wait.
 Now the insert leaves ``position`` null and a deferred constraint trigger numbers the event when
 the transaction commits: it takes the lock there (the lock is then held only for the commit
 itself), and reads the organization's last number in a snapshot taken after the lock was
-granted (a PL/pgSQL query under READ COMMITTED takes a fresh one). Positions stay the commit
+granted (a PL/pgSQL query under READ COMMITTED takes a fresh one). The first call numbers all of
+the transaction's events of the organization at once (an import records thousands). Positions stay the commit
 order without gaps, and a writer no longer waits on another's open transaction.
 ``agent_event_notice(notice)`` queues the event's notice (delivered at commit) from the insert
 itself. The lock (two int4 keys: ``0x61676576`` and the hash of the organization id) and the
@@ -52,12 +53,22 @@ _NUMBER = """
 CREATE FUNCTION agent_event_number() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF (SELECT position FROM agent_events WHERE id = NEW.id) IS NOT NULL THEN
+        RETURN NULL;  -- numbered with the transaction's first event of the organization
+    END IF;
     PERFORM pg_advisory_xact_lock(1634166134, hashtext(NEW.organization_id::text));
-    UPDATE agent_events SET position = (
-        SELECT coalesce(max(position), 0) + 1 FROM agent_events
+    -- Number the transaction's events of the organization that are still unnumbered, in the
+    -- order they were inserted (the only ones this query can see: an event is numbered when
+    -- its transaction commits): all of them at the first call, none at the calls that follow.
+    UPDATE agent_events AS e SET position = last.position + todo.n
+    FROM (
+        SELECT coalesce(max(position), 0) AS position FROM agent_events
         WHERE organization_id = NEW.organization_id
-    )
-    WHERE id = NEW.id;
+    ) AS last, (
+        SELECT id, row_number() OVER (ORDER BY id) AS n FROM agent_events
+        WHERE organization_id = NEW.organization_id AND position IS NULL
+    ) AS todo
+    WHERE e.id = todo.id;
     RETURN NULL;
 END
 $$
