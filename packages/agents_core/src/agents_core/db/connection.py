@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from agents_core.db.driver_errors import domain_error
+from agents_core.db.driver_errors import domain_error, spoils_connection
 from agents_core.db.query import Query
 
 
@@ -136,9 +136,7 @@ class PgConnection(Connection):
 
     def _failed(self, exc: BaseException) -> BaseException:
         error = domain_error(exc)
-        if isinstance(exc, TimeoutError | OSError):
-            # Timed out on our side (the server is stalled, or the network): the connection
-            # may still deliver a late answer to what it was sent, so it is never reused.
+        if spoils_connection(exc):
             self._discard()
         return error
 

@@ -28,7 +28,7 @@ from agents_core.errors import (
     InvalidValue,
 )
 
-__all__ = ["domain_error", "is_unavailable"]
+__all__ = ["domain_error", "is_unavailable", "spoils_connection"]
 
 # SQLSTATE classes and codes (PostgreSQL appendix A).
 _UNAVAILABLE_CLASSES = ("08", "53", "57P")  # connection, resources, shutdown / cannot connect now
@@ -55,6 +55,10 @@ def _from_asyncpg(exc: BaseException) -> Exception | None:
         # ``DataError``, which is both an InterfaceError and a ValueError; the other interface
         # errors are about the connection itself (closed, in an unusable state).
         return InvalidValue() if isinstance(exc, ValueError) else DatabaseUnavailable()
+    if isinstance(exc, asyncpg.InternalClientError):
+        # The driver's protocol in a state it did not expect: seen when the server ended the
+        # connection (an administrator, a restart) while it sat in the pool. Unusable.
+        return DatabaseUnavailable()
     return None
 
 
@@ -93,3 +97,14 @@ def domain_error(exc: BaseException) -> BaseException:
 
 def is_unavailable(exc: BaseException) -> bool:
     return isinstance(domain_error(exc), DatabaseUnavailable)
+
+
+def spoils_connection(exc: BaseException) -> bool:
+    """Whether a driver connection that raised ``exc`` must not be used again: timed out on our
+    side (the server is stalled, or the network), where it may still deliver a late answer to
+    what it was sent; or the driver lost track of its state (the server ended it under us)."""
+    if isinstance(exc, TimeoutError | OSError):
+        return True
+    import asyncpg
+
+    return isinstance(exc, asyncpg.InternalClientError)
