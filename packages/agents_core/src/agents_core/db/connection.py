@@ -149,10 +149,8 @@ class PgConnection(Connection):
         """``operation`` (an asyncpg connection method) on the lease's connection, bounded by
         the time left (see ``until``), its failures turned into domain errors."""
         raw = self.raw or await self._acquire()
-        now = time.monotonic()
-        deadline = self.deadline
-        until = now + self._database.wait
-        self.until = until if deadline is None or deadline >= until else max(deadline, now + 0.001)
+        wait = self._database.wait if self.deadline is None else self._wait()
+        self.until = time.monotonic() + wait
         try:
             return await getattr(raw, operation)(sql, *args)
         except asyncio.CancelledError:

@@ -146,23 +146,27 @@ class DriverPool:
             self._open -= 1
             self._free_slot()
             return
-        waiters = self._waiters
-        while waiters:
-            waiter, _ = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(raw)
-                return
-        self._idle.append(raw)
+        waiter = self._next_waiter()
+        if waiter is None:
+            self._idle.append(raw)
+        else:
+            waiter.set_result(raw)
 
     def _free_slot(self) -> None:
         """A connection closed: the longest waiter may open one in its place."""
+        waiter = self._next_waiter()
+        if waiter is not None:
+            self._open += 1
+            waiter.set_result(None)
+
+    def _next_waiter(self) -> asyncio.Future[Any] | None:
+        """The longest waiter still waiting, out of the line."""
         waiters = self._waiters
         while waiters:
             waiter, _ = waiters.popleft()
             if not waiter.done():
-                self._open += 1
-                waiter.set_result(None)
-                return
+                return waiter
+        return None
 
     def _forget(self, waiter: asyncio.Future[Any]) -> None:
         for entry in self._waiters:
