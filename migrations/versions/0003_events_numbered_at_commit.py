@@ -13,9 +13,9 @@ sending them, which on a busy server is most of the wait.
 Now the insert leaves ``position`` null and a deferred constraint trigger numbers the event when
 the transaction commits: it takes the lock there (the lock is then held only for the commit
 itself), and reads the organization's last number in a snapshot taken after the lock was
-granted (a PL/pgSQL query under READ COMMITTED takes a fresh one). The first call numbers all of
-the transaction's events of the organization at once (an import records thousands). Positions stay the commit
-order without gaps, and a writer no longer waits on another's open transaction.
+granted (a PL/pgSQL query under READ COMMITTED takes a fresh one). The first call numbers all
+of the transaction's events of the organization at once (an import records thousands). Positions
+stay the commit order without gaps, and a writer no longer waits on another's open transaction.
 ``agent_event_notice(notice)`` queues the event's notice (delivered at commit) from the insert
 itself. The lock (two int4 keys: ``0x61676576`` and the hash of the organization id) and the
 channel (``agent_events``) are those of ``agents_core.events.repository``.
