@@ -131,8 +131,7 @@ class DriverPool:
     def _lend(self, lease: Lease, raw: Any) -> Any:
         lease.raw = raw
         self._leases.add(lease)
-        watchdog = self._watchdog
-        if watchdog is None or watchdog.done():  # not started, or its event loop has ended
+        if self._watchdog is None:
             self._watchdog = asyncio.get_running_loop().create_task(self.watch())
         return raw
 
